@@ -1,0 +1,203 @@
+import { readFileSync } from 'node:fs';
+import { parse as parseYaml } from 'yaml';
+import { z } from 'zod';
+import { registerSecret } from './log.js';
+
+/** Thrown at start-up with one line per problem; main prints them and exits 1 (no stack trace). */
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(problems.join('\n'));
+    this.name = 'ConfigError';
+  }
+}
+
+const slackId = (kind: string, re: RegExp) => z.string().regex(re, `must be a Slack ${kind} id`);
+const approverId = slackId('user (U…/W…) or user-group (S…)', /^[UWS][A-Z0-9]{2,}$/);
+const channelId = slackId('channel', /^[CGD][A-Z0-9]{2,}$/);
+
+const riskRule = z.enum(['auto', 'approval']);
+const envPolicy = z.object({
+  change: riskRule.optional(),
+  /** Quorum per risk, e.g. { destructive: 2 } */
+  approvals: z.union([z.number().int().min(1).max(5), z.object({ change: z.number().int().min(1).max(5).optional(), destructive: z.number().int().min(1).max(5).optional() })]).optional(),
+});
+export const policySchema = z
+  .object({
+    expiryMinutes: z.number().int().min(1).max(24 * 60).optional(),
+    environments: z.record(z.string(), envPolicy).optional(),
+    change: riskRule.optional(),
+    approvals: envPolicy.shape.approvals,
+  })
+  .strict();
+export type PolicyConfig = z.infer<typeof policySchema>;
+
+const targetSchema = z
+  .object({
+    environment: z.string().min(1),
+    engine: z.enum(['self-hosted', 'aws-rds', 'aws-aurora', 'azure-flexible']),
+    url: z.string().min(1),
+    incidentChannel: channelId.optional(),
+    approvers: z.array(approverId).optional(),
+    policy: policySchema.optional(),
+    protected: z.object({ apps: z.array(z.string()).default([]), users: z.array(z.string()).default([]) }).partial().optional(),
+    maxSessions: z.number().int().min(1).max(100_000).optional(),
+    aws: z.object({ region: z.string(), instance: z.string().optional(), cluster: z.string().optional() }).optional(),
+    azure: z.object({ subscription: z.string(), resourceGroup: z.string(), server: z.string() }).optional(),
+  })
+  .strict();
+
+const targetsFileSchema = z
+  .object({
+    incidentChannel: channelId,
+    approvers: z.array(approverId).default([]),
+    policy: policySchema.optional(),
+    channels: z.record(channelId, z.string()).optional(),
+    targets: z.record(z.string().regex(/^[a-z0-9][a-z0-9_-]{0,62}$/i, 'target names are letters, digits, - and _'), targetSchema),
+  })
+  .strict();
+
+export interface Target {
+  readonly name: string;
+  readonly environment: string;
+  readonly engine: 'self-hosted' | 'aws-rds' | 'aws-aurora' | 'azure-flexible';
+  /** Resolved connection string. Never shown in Slack or logs (registered as a secret). */
+  readonly url: string;
+  readonly incidentChannel: string;
+  readonly approvers: readonly string[];
+  readonly policy: PolicyConfig;
+  readonly protectedApps: readonly string[];
+  readonly protectedUsers: readonly string[];
+  readonly maxSessions: number;
+  readonly aws?: { region: string; instance?: string; cluster?: string };
+  readonly azure?: { subscription: string; resourceGroup: string; server: string };
+}
+
+export interface TargetsConfig {
+  readonly incidentChannel: string;
+  readonly approvers: readonly string[];
+  readonly policy: PolicyConfig;
+  /** Optional channel id → name map (used by the sandbox to name channels). */
+  readonly channels: Readonly<Record<string, string>>;
+  readonly targets: ReadonlyMap<string, Target>;
+}
+
+const envSchema = z.object({
+  SLACK_BOT_TOKEN: z.string().optional(),
+  SLACK_SIGNING_SECRET: z.string().optional(),
+  SLACK_APP_TOKEN: z.string().regex(/^xapp-/, 'must start with xapp-').optional(),
+  SLACK_API_URL: z.string().url().optional(),
+  PORT: z.coerce.number().int().min(0).max(65535).default(3000),
+  REDIS_URL: z.string().regex(/^rediss?:\/\//, 'must be a redis:// or rediss:// URL').default('redis://127.0.0.1:6379'),
+  DATABASE_URL: z.string().regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL').default('postgres://127.0.0.1:5432/dbops'),
+  DBOPS_TARGETS: z.string().default('./dbops.targets.yaml'),
+  DBOPS_QUEUE_PREFIX: z.string().default('dbops'),
+  DBOPS_CREATE_DATABASE: z.enum(['true', 'false']).default('true'),
+});
+
+export interface AppConfig {
+  readonly slackBotToken: string;
+  readonly slackSigningSecret?: string;
+  readonly slackAppToken?: string;
+  readonly slackApiUrl?: string;
+  readonly port: number;
+  readonly redisUrl: string;
+  readonly databaseUrl: string;
+  readonly targetsPath: string;
+  readonly queuePrefix: string;
+  readonly createDatabase: boolean;
+  readonly targets: TargetsConfig;
+}
+
+function zodProblems(prefix: string, err: z.ZodError): string[] {
+  return err.issues.map((i) => `${prefix}${i.path.length ? i.path.join('.') + ': ' : ''}${i.message}`);
+}
+
+/** `${VAR}` references are read from env; a missing variable is a config problem. */
+function expandEnv(value: string, env: NodeJS.ProcessEnv, where: string, problems: string[]): string {
+  return value.replace(/\$\{([A-Z_][A-Z0-9_]*)\}/g, (_m, name: string) => {
+    const v = env[name];
+    if (v === undefined || v === '') {
+      problems.push(`${where}: environment variable ${name} is not set`);
+      return '';
+    }
+    return v;
+  });
+}
+
+export function loadTargets(path: string, env: NodeJS.ProcessEnv = process.env): TargetsConfig {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch {
+    throw new ConfigError([`DBOPS_TARGETS: cannot read targets file ${path} (set DBOPS_TARGETS to its path)`]);
+  }
+  let raw: unknown;
+  try {
+    raw = parseYaml(text);
+  } catch (e) {
+    throw new ConfigError([`${path}: not valid YAML (${String((e as Error).message).split('\n')[0]})`]);
+  }
+  const parsed = targetsFileSchema.safeParse(raw);
+  if (!parsed.success) throw new ConfigError(zodProblems(`${path}: `, parsed.error));
+  const problems: string[] = [];
+  const file = parsed.data;
+  const targets = new Map<string, Target>();
+  for (const [name, t] of Object.entries(file.targets)) {
+    const url = expandEnv(t.url, env, `${path}: targets.${name}.url`, problems);
+    if (url && !/^postgres(ql)?:\/\//.test(url)) problems.push(`${path}: targets.${name}.url must resolve to a postgres:// URL`);
+    if (t.engine === 'aws-rds' && !t.aws?.instance) problems.push(`${path}: targets.${name}: engine aws-rds needs aws.instance`);
+    if (t.engine === 'aws-aurora' && !t.aws?.cluster) problems.push(`${path}: targets.${name}: engine aws-aurora needs aws.cluster`);
+    if (t.engine === 'azure-flexible' && !t.azure) problems.push(`${path}: targets.${name}: engine azure-flexible needs azure.{subscription,resourceGroup,server}`);
+    registerSecret(url);
+    targets.set(name, {
+      name,
+      environment: t.environment,
+      engine: t.engine,
+      url,
+      incidentChannel: t.incidentChannel ?? file.incidentChannel,
+      approvers: t.approvers ?? file.approvers,
+      policy: { ...file.policy, ...t.policy, environments: { ...file.policy?.environments, ...t.policy?.environments } },
+      protectedApps: t.protected?.apps ?? [],
+      protectedUsers: t.protected?.users ?? [],
+      maxSessions: t.maxSessions ?? 500,
+      ...(t.aws ? { aws: t.aws } : {}),
+      ...(t.azure ? { azure: t.azure } : {}),
+    });
+  }
+  if (problems.length) throw new ConfigError(problems);
+  return { incidentChannel: file.incidentChannel, approvers: file.approvers, policy: file.policy ?? {}, channels: file.channels ?? {}, targets };
+}
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env, opts: { sandbox?: boolean } = {}): AppConfig {
+  const parsed = envSchema.safeParse(env);
+  const problems: string[] = parsed.success ? [] : zodProblems('', parsed.error);
+  const e = parsed.success ? parsed.data : undefined;
+  if (!opts.sandbox) {
+    if (!env.SLACK_BOT_TOKEN) problems.push('SLACK_BOT_TOKEN: required (the bot token, xoxb-…)');
+    if (!env.SLACK_APP_TOKEN && !env.SLACK_SIGNING_SECRET) problems.push('SLACK_SIGNING_SECRET: required in HTTP mode (or set SLACK_APP_TOKEN for Socket Mode)');
+  }
+  let targets: TargetsConfig | undefined;
+  if (e) {
+    try {
+      targets = loadTargets(e.DBOPS_TARGETS, env);
+    } catch (err) {
+      if (err instanceof ConfigError) problems.push(...err.problems);
+      else throw err;
+    }
+  }
+  if (problems.length || !e || !targets) throw new ConfigError(problems);
+  for (const s of [env.SLACK_BOT_TOKEN, env.SLACK_SIGNING_SECRET, env.SLACK_APP_TOKEN, e.DATABASE_URL, e.REDIS_URL]) registerSecret(s);
+  return {
+    slackBotToken: env.SLACK_BOT_TOKEN ?? 'xoxb-sandbox',
+    ...(env.SLACK_SIGNING_SECRET ? { slackSigningSecret: env.SLACK_SIGNING_SECRET } : {}),
+    ...(env.SLACK_APP_TOKEN ? { slackAppToken: env.SLACK_APP_TOKEN } : {}),
+    ...(e.SLACK_API_URL ? { slackApiUrl: e.SLACK_API_URL } : {}),
+    port: e.PORT,
+    redisUrl: e.REDIS_URL,
+    databaseUrl: e.DATABASE_URL,
+    targetsPath: e.DBOPS_TARGETS,
+    queuePrefix: e.DBOPS_QUEUE_PREFIX,
+    createDatabase: e.DBOPS_CREATE_DATABASE === 'true',
+    targets,
+  };
+}

@@ -1,0 +1,105 @@
+import type pg from 'pg';
+import type { z } from 'zod';
+import type { Target } from '../config.js';
+import type { Logger } from '../log.js';
+
+export type Risk = 'read' | 'change' | 'destructive';
+
+/** A labelled fact shown on cards and in results; `code` values render as code, never as mrkdwn. */
+export interface Fact {
+  label: string;
+  value: string;
+  code?: boolean;
+}
+
+/**
+ * What a runbook will do, resolved *now*. `facts` is exactly what the run acts on (JSON); its hash
+ * is what an approval binds to, so anything the steps rely on must be in it.
+ */
+export interface Plan<F = unknown> {
+  summary: string;
+  steps: string[];
+  facts: F;
+  /** Shown on approval cards and announcements. */
+  display: Fact[];
+  /** Longer lists (sessions to kill…), rendered as a code block, truncated to Block Kit limits. */
+  detail?: string;
+  impact?: string;
+  etaSeconds?: number;
+}
+
+export interface Progress {
+  /** One line: phase and numbers. */
+  text: string;
+  /** 0..100 when known: rendered as a bar. */
+  percent?: number;
+}
+
+export interface GrammarSpec {
+  /** Positionals after the target, in order. `rest` collects all remaining positionals. */
+  positionals: ReadonlyArray<{ name: string; required: boolean; rest?: boolean; help: string }>;
+  flags: Readonly<Record<string, { kind: 'bool' | 'string' | 'duration'; help: string }>>;
+}
+
+export interface PlanContext<A> {
+  target: Target;
+  args: A;
+  requester: string;
+  /** A bounded session on the target (application_name=dbops, statement/lock timeouts), always closed. */
+  session: <T>(fn: (c: pg.Client) => Promise<T>) => Promise<T>;
+}
+
+export interface StepContext<A, F> extends PlanContext<A> {
+  runId: string;
+  facts: F;
+  /** Data a previous attempt of this step saved; lets a resumed step continue instead of restart. */
+  checkpoint: Readonly<Record<string, unknown>>;
+  saveCheckpoint: (data: Record<string, unknown>) => Promise<void>;
+  progress: (p: Progress) => void;
+  /** Aborted on shutdown: a step should stop at a safe point (its state is checkpointed). */
+  signal: AbortSignal;
+  log: Logger;
+  /** Outputs of the steps already done in this run, by step name. */
+  outputs: Readonly<Record<string, unknown>>;
+  /** Opens a bounded session (not closed automatically) for long steps that need two sessions. */
+  openSession: (limits?: { statementTimeoutMs?: number; lockTimeoutMs?: number }) => Promise<pg.Client>;
+}
+
+export interface Step<A, F> {
+  name: string;
+  /** Returns JSON output recorded with the step. Must be idempotent: it may run again after a crash. */
+  run: (ctx: StepContext<A, F>) => Promise<Record<string, unknown> | void>;
+}
+
+export interface RunResult {
+  /** One line for the channel broadcast. */
+  headline: string;
+  facts: Fact[];
+}
+
+export interface Runbook<A = any, F = any> {
+  name: string;
+  /** One line for help. */
+  summary: string;
+  usage: string;
+  examples: string[];
+  grammar: GrammarSpec;
+  /** Validates the merged {positional names, flags} object; errors become user messages. */
+  args: z.ZodType<A>;
+  risk: (args: A) => Risk;
+  plan: (ctx: PlanContext<A>) => Promise<Plan<F>>;
+  steps: ReadonlyArray<Step<A, F>>;
+  /** Summarises a finished run from its step outputs. */
+  result: (outputs: Record<string, unknown>, facts: F, args: A) => RunResult;
+  /** Read runbooks render their answer as rich text (mrkdwn sections); others use `result`. */
+  report?: (outputs: Record<string, unknown>, facts: F, args: A, target: Target) => ReportSection[];
+  /** Name of a modal to open when required arguments are missing (see handlers/modals.ts). */
+  modal?: string;
+}
+
+/** A block of a read report: title + mrkdwn body, or a code block of preformatted text. */
+export type ReportSection = { title?: string; mrkdwn?: string; code?: string; fields?: Fact[] };
+
+export function defineRunbook<A, F>(rb: Runbook<A, F>): Runbook<A, F> {
+  return rb;
+}

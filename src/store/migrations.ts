@@ -1,0 +1,113 @@
+import type { Pool } from './db.js';
+
+/** Ordered, append-only: never edit a released migration, add a new one. */
+const MIGRATIONS: ReadonlyArray<{ id: number; name: string; sql: string }> = [
+  {
+    id: 1,
+    name: 'runs, steps, approvals, audit',
+    sql: `
+      CREATE TABLE runs (
+        id text PRIMARY KEY,
+        runbook text NOT NULL,
+        target text NOT NULL,
+        environment text NOT NULL,
+        args jsonb NOT NULL,
+        risk text NOT NULL CHECK (risk IN ('read','change','destructive')),
+        plan jsonb NOT NULL,
+        plan_hash text NOT NULL,
+        requester text NOT NULL,
+        channel text NOT NULL,
+        reason text,
+        state text NOT NULL CHECK (state IN ('pending_approval','queued','running','succeeded','failed','denied','expired','refused')),
+        required_approvals int NOT NULL DEFAULT 0,
+        expires_at timestamptz,
+        next_step int NOT NULL DEFAULT 0,
+        checkpoint jsonb NOT NULL DEFAULT '{}'::jsonb,
+        result jsonb,
+        error text,
+        thread_channel text,
+        thread_ts text,
+        card_channel text,
+        card_ts text,
+        attempts int NOT NULL DEFAULT 0,
+        created_at timestamptz NOT NULL DEFAULT now(),
+        updated_at timestamptz NOT NULL DEFAULT now(),
+        started_at timestamptz,
+        finished_at timestamptz
+      );
+      CREATE INDEX runs_target_created ON runs (target, created_at DESC);
+      CREATE INDEX runs_active ON runs (state) WHERE state IN ('pending_approval','queued','running');
+
+      CREATE TABLE run_steps (
+        run_id text NOT NULL REFERENCES runs(id),
+        idx int NOT NULL,
+        name text NOT NULL,
+        state text NOT NULL CHECK (state IN ('running','done','failed')),
+        attempts int NOT NULL DEFAULT 1,
+        output jsonb,
+        error text,
+        started_at timestamptz NOT NULL DEFAULT now(),
+        finished_at timestamptz,
+        PRIMARY KEY (run_id, idx)
+      );
+
+      CREATE TABLE approvals (
+        run_id text NOT NULL REFERENCES runs(id),
+        approver text NOT NULL,
+        decision text NOT NULL CHECK (decision IN ('approve','deny')),
+        reason text,
+        at timestamptz NOT NULL DEFAULT now(),
+        PRIMARY KEY (run_id, approver)
+      );
+
+      CREATE TABLE audit (
+        id bigserial PRIMARY KEY,
+        at timestamptz NOT NULL DEFAULT clock_timestamp(),
+        actor text NOT NULL,
+        action text NOT NULL,
+        run_id text,
+        target text,
+        channel text,
+        outcome text NOT NULL,
+        detail jsonb NOT NULL DEFAULT '{}'::jsonb,
+        prev_hash text NOT NULL,
+        hash text NOT NULL
+      );
+      CREATE INDEX audit_target_at ON audit (target, at DESC);
+      CREATE INDEX audit_run ON audit (run_id);
+
+      -- Append-only: the bot never updates or deletes audit rows; the hash chain catches anyone who does.
+      CREATE FUNCTION audit_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN RAISE EXCEPTION 'audit is append-only'; END $$;
+      CREATE TRIGGER audit_no_update BEFORE UPDATE OR DELETE ON audit FOR EACH ROW EXECUTE FUNCTION audit_append_only();
+    `,
+  },
+];
+
+/** Applies pending migrations under an advisory lock so replicas starting together don't race. */
+export async function migrate(pool: Pool): Promise<number[]> {
+  const c = await pool.connect();
+  try {
+    await c.query('SELECT pg_advisory_lock(4242001)');
+    await c.query('CREATE TABLE IF NOT EXISTS schema_migrations (id int PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())');
+    const done = new Set((await c.query<{ id: number }>('SELECT id FROM schema_migrations')).rows.map((r) => r.id));
+    const applied: number[] = [];
+    for (const m of MIGRATIONS) {
+      if (done.has(m.id)) continue;
+      await c.query('BEGIN');
+      try {
+        await c.query(m.sql);
+        await c.query('INSERT INTO schema_migrations (id, name) VALUES ($1, $2)', [m.id, m.name]);
+        await c.query('COMMIT');
+        applied.push(m.id);
+      } catch (err) {
+        await c.query('ROLLBACK');
+        throw err;
+      }
+    }
+    return applied;
+  } finally {
+    await c.query('SELECT pg_advisory_unlock(4242001)').catch(() => undefined);
+    c.release();
+  }
+}
