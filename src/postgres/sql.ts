@@ -1,0 +1,27 @@
+/**
+ * Small SQL fragments shared by the target queries. They only ever interpolate *column expressions
+ * written in this codebase*, never user input (user values are bound parameters).
+ */
+
+/**
+ * A timestamptz rendered as ISO-8601 UTC text with full microsecond precision
+ * (`2026-11-05T10:00:00.123456Z`). Text, not a JS Date: Date keeps milliseconds only, and the kill
+ * guard compares backend_start for exact equality. Independent of the session's DateStyle/TimeZone,
+ * and `'…Z'::timestamptz` parses it back exactly.
+ */
+export const isoText = (col: string): string =>
+  `to_char((${col}) AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`;
+
+/** Whole-ish seconds elapsed since a timestamptz (null stays null), as float8 so pg returns a number. */
+export const secondsSince = (col: string): string =>
+  `round(extract(epoch FROM (now() - (${col})))::numeric, 3)::float8`;
+
+/** Queries are shown in Slack; keep them bounded here so callers never ship megabytes of SQL text. */
+export const QUERY_TEXT_LIMIT = 500;
+export const truncatedQuery = (col: string): string => `left(${col}, ${QUERY_TEXT_LIMIT})`;
+
+/** pg errors carry a SQLSTATE in `code`. */
+export function sqlState(err: unknown): string | undefined {
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === 'string' ? code : undefined;
+}
