@@ -177,13 +177,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, opts: { sandbox
     if (!env.SLACK_APP_TOKEN && !env.SLACK_SIGNING_SECRET) problems.push('SLACK_SIGNING_SECRET: required in HTTP mode (or set SLACK_APP_TOKEN for Socket Mode)');
   }
   let targets: TargetsConfig | undefined;
-  if (e) {
-    try {
-      targets = loadTargets(e.DBOPS_TARGETS, env);
-    } catch (err) {
-      if (err instanceof ConfigError) problems.push(...err.problems);
-      else throw err;
-    }
+  try {
+    targets = loadTargets(env.DBOPS_TARGETS || './dbops.targets.yaml', env);
+  } catch (err) {
+    if (err instanceof ConfigError) problems.push(...err.problems);
+    else throw err;
   }
   if (problems.length || !e || !targets) throw new ConfigError(problems);
   for (const s of [env.SLACK_BOT_TOKEN, env.SLACK_SIGNING_SECRET, env.SLACK_APP_TOKEN, e.DATABASE_URL, e.REDIS_URL]) registerSecret(s);

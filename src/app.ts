@@ -1,0 +1,78 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import bolt from '@slack/bolt';
+import type { AppConfig } from './config.js';
+import { registerActions } from './handlers/actions.js';
+import { registerCommand } from './handlers/command.js';
+import type { HandlerDeps } from './handlers/deps.js';
+import { registerModals } from './handlers/modals.js';
+import type { Logger } from './log.js';
+
+const { App, LogLevel } = bolt;
+
+export interface Health {
+  ready: () => Promise<{ ok: boolean; checks: Record<string, boolean> }>;
+  /** Set on SIGTERM: readiness fails so load balancers stop sending commands. */
+  draining: () => boolean;
+}
+
+function json(res: ServerResponse, status: number, body: unknown): void {
+  res.writeHead(status, { 'content-type': 'application/json' });
+  res.end(JSON.stringify(body));
+}
+
+/** Bolt's logger interface, backed by pino (and so by its redaction). */
+function boltLogger(log: Logger) {
+  const l = log.child({ component: 'bolt' });
+  let level = LogLevel.INFO;
+  return {
+    debug: (...m: unknown[]) => l.debug(m.map(String).join(' ')),
+    info: (...m: unknown[]) => l.info(m.map(String).join(' ')),
+    warn: (...m: unknown[]) => l.warn(m.map(String).join(' ')),
+    error: (...m: unknown[]) => l.error(m.map((x) => (x instanceof Error ? x.message : String(x))).join(' ')),
+    setLevel: (v: bolt.LogLevel) => void (level = v),
+    getLevel: () => level,
+    setName: () => undefined,
+  };
+}
+
+/**
+ * The Bolt app: HTTP receiver (signature-verified POST /slack/events) or Socket Mode when an app
+ * token is set; /healthz and /readyz are served on the same port either way.
+ */
+export function buildApp(config: AppConfig, log: Logger, health: Health): InstanceType<typeof App> {
+  const customRoutes = [
+    { path: '/healthz', method: ['GET'], handler: (_req: IncomingMessage, res: ServerResponse) => json(res, 200, { ok: true }) },
+    {
+      path: '/readyz',
+      method: ['GET'],
+      handler: (_req: IncomingMessage, res: ServerResponse) => {
+        if (health.draining()) return json(res, 503, { ok: false, draining: true });
+        health.ready().then(
+          (r) => json(res, r.ok ? 200 : 503, r),
+          () => json(res, 503, { ok: false }),
+        );
+      },
+    },
+  ];
+  const common = {
+    token: config.slackBotToken,
+    logger: boltLogger(log) as never,
+    clientOptions: { ...(config.slackApiUrl ? { slackApiUrl: config.slackApiUrl } : {}), retryConfig: { retries: 2, factor: 1.5 } },
+    // auth.test at start would make start-up depend on Slack being reachable; the bot id is not needed.
+    tokenVerificationEnabled: false,
+    customRoutes,
+  };
+  if (config.slackAppToken) {
+    return new App({ ...common, socketMode: true, appToken: config.slackAppToken, installerOptions: { port: config.port } });
+  }
+  return new App({ ...common, signingSecret: config.slackSigningSecret ?? 'sandbox-signing-secret' });
+}
+
+export function registerHandlers(app: InstanceType<typeof App>, deps: HandlerDeps): void {
+  registerCommand(app, deps);
+  registerActions(app, deps);
+  registerModals(app, deps);
+  app.error(async (err) => {
+    deps.log.error({ err: err.message, code: (err as { code?: string }).code }, 'unhandled bolt error');
+  });
+}

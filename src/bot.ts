@@ -1,0 +1,109 @@
+import type { Server } from 'node:http';
+import { WebClient } from '@slack/web-api';
+import { buildApp, registerHandlers } from './app.js';
+import { ApproverDirectory } from './approvals/usergroups.js';
+import type { AppConfig } from './config.js';
+import type { HandlerDeps } from './handlers/deps.js';
+import { Housekeeping, sweep } from './jobs/maintenance.js';
+import { RunQueue } from './jobs/queue.js';
+import { RunWorker } from './jobs/worker.js';
+import { createLogger, type Logger } from './log.js';
+import { defaultRegistry } from './runbooks/index.js';
+import { Notifier } from './slack/notifier.js';
+import { openStatePool } from './store/db.js';
+import { migrate } from './store/migrations.js';
+
+export type Role = 'all' | 'web' | 'worker';
+
+export interface StartOptions {
+  role?: Role;
+  logger?: Logger;
+  /** BullMQ lock duration; a dead worker's run is picked up after about this long. */
+  lockDurationMs?: number;
+  shutdownGraceMs?: number;
+  housekeepingEveryMs?: number;
+  /** Spacing of progress posts per channel (Slack ~1/s). */
+  notifierIntervalMs?: number;
+}
+
+export interface RunningBot {
+  port: number;
+  url: string;
+  stop: () => Promise<void>;
+}
+
+/**
+ * Starts dbops: state DB (migrated), queue, and — by role — the Bolt app (web) and the run worker.
+ * The public entry point for main.ts and the sandbox.
+ */
+export async function startBot(config: AppConfig, opts: StartOptions = {}): Promise<RunningBot> {
+  const role = opts.role ?? 'all';
+  const log = opts.logger ?? createLogger();
+  const pool = await openStatePool(config.databaseUrl, { create: config.createDatabase });
+  await migrate(pool);
+  const conn = { url: config.redisUrl, prefix: config.queuePrefix };
+  const queue = new RunQueue(conn);
+  const apiOpts = config.slackApiUrl ? { slackApiUrl: config.slackApiUrl } : {};
+  // Progress has its own client that rejects (not waits on) rate limits: the notifier reschedules.
+  const progressClient = new WebClient(config.slackBotToken, { ...apiOpts, rejectRateLimitedCalls: true, retryConfig: { retries: 0 } });
+  const notifier = new Notifier(progressClient, log, opts.notifierIntervalMs !== undefined ? { minIntervalMs: opts.notifierIntervalMs } : {});
+  const interactive = new WebClient(config.slackBotToken, { ...apiOpts, retryConfig: { retries: 2 } });
+  const registry = defaultRegistry();
+  const permalink = async (channel: string, ts: string) => {
+    try {
+      return (await interactive.chat.getPermalink({ channel, message_ts: ts })).permalink;
+    } catch {
+      return undefined;
+    }
+  };
+  const base = { pool, registry, targets: config.targets, notifier, log, permalink };
+  let draining = false;
+
+  let worker: RunWorker | undefined;
+  let housekeeping: Housekeeping | undefined;
+  if (role !== 'web') {
+    worker = new RunWorker(base, conn, {
+      ...(opts.lockDurationMs ? { lockDurationMs: opts.lockDurationMs } : {}),
+      ...(opts.shutdownGraceMs ? { shutdownGraceMs: opts.shutdownGraceMs } : {}),
+    });
+    housekeeping = new Housekeeping(base, queue, conn, opts.housekeepingEveryMs);
+    // Re-enqueue what Postgres says is pending (Redis may have been wiped while we were down).
+    await sweep(base, queue).catch((err) => log.error({ err: (err as Error).message }, 'initial sweep failed'));
+  }
+
+  let server: Server | undefined;
+  let port = config.port;
+  let app: ReturnType<typeof buildApp> | undefined;
+  if (role !== 'worker') {
+    app = buildApp(config, log, {
+      draining: () => draining,
+      ready: async () => {
+        const [redis, db] = await Promise.all([queue.ping(), pool.query('SELECT 1').then(() => true, () => false)]);
+        return { ok: redis && db, checks: { redis, stateDb: db } };
+      },
+    });
+    const deps: HandlerDeps = { ...base, queue, client: interactive, directory: new ApproverDirectory(interactive, log) };
+    registerHandlers(app, deps);
+    const started = (await app.start(config.port)) as unknown;
+    if (started && typeof (started as Server).address === 'function') {
+      server = started as Server;
+      const addr = server.address();
+      if (addr && typeof addr === 'object') port = addr.port;
+    }
+  }
+  log.info({ role, port }, 'dbops started');
+
+  let stopped: Promise<void> | undefined;
+  const stop = () =>
+    (stopped ??= (async () => {
+      draining = true;
+      if (app) await app.stop().catch(() => undefined);
+      if (worker) await worker.close();
+      if (housekeeping) await housekeeping.close().catch(() => undefined);
+      await notifier.idle();
+      await queue.close().catch(() => undefined);
+      await pool.end().catch(() => undefined);
+      log.info('dbops stopped');
+    })());
+  return { port, url: `http://127.0.0.1:${port}`, stop };
+}

@@ -1,0 +1,73 @@
+import type { TargetsConfig } from '../config.js';
+import type { Registry } from '../runbooks/registry.js';
+import type { Runbook } from '../runbooks/runbook.js';
+import { code, context, esc, fitMessage, header, section } from '../slack/blocks.js';
+import { errorMessage, type Message } from '../slack/messages.js';
+
+const META_HELP: Array<{ verb: string; usage: string; summary: string; example: string }> = [
+  { verb: 'help', usage: '/db help [verb]', summary: 'This list, or one verb in detail.', example: '/db help vacuum' },
+  { verb: 'targets', usage: '/db targets', summary: 'The databases dbops may touch: name, engine, environment.', example: '/db targets' },
+  { verb: 'runs', usage: '/db runs [target]', summary: 'Recent and active runs with their state.', example: '/db runs orders-prod' },
+  { verb: 'run', usage: '/db run <id>', summary: 'One run: its steps, approvals and thread.', example: '/db run r_1a2b3c4d5e6f' },
+  { verb: 'audit', usage: '/db audit [target] [--since 24h] | /db audit verify', summary: 'The audit log, or a check of its hash chain.', example: '/db audit orders-prod --since 2h' },
+];
+
+function riskOf(rb: Runbook): string {
+  const flags = Object.keys(rb.grammar.flags);
+  // Risk depends on args for some verbs (vacuum --full): show the range honestly.
+  const risks = new Set<string>();
+  try {
+    risks.add(rb.risk({} as never));
+  } catch {
+    /* needs args */
+  }
+  for (const f of flags) {
+    try {
+      risks.add(rb.risk({ [f]: true } as never));
+    } catch {
+      /* ignore */
+    }
+  }
+  return [...risks].join(' / ') || 'varies';
+}
+
+export function helpMessage(registry: Registry): Message {
+  const lines = registry.all().map((rb) => `• ${code(rb.usage, 120)} — ${esc(rb.summary)} _(${riskOf(rb)})_`);
+  const meta = META_HELP.map((m) => `• ${code(m.usage, 120)} — ${esc(m.summary)} _(read)_`);
+  return {
+    text: 'dbops commands',
+    blocks: fitMessage([
+      header('dbops: /db commands'),
+      section(`*Runbooks*\n${lines.join('\n')}`),
+      section(`*Everything else*\n${meta.join('\n')}`),
+      context('Risk: *read* runs at once · *change* is queued · *destructive* needs a second person’s approval. `/db help <verb>` for details and examples. Add `--reason "…"` to any request.'),
+    ]),
+  };
+}
+
+export function verbHelpMessage(registry: Registry, verb: string): Message {
+  const rb = registry.get(verb);
+  if (!rb) {
+    const m = META_HELP.find((x) => x.verb === verb);
+    if (m) return { text: m.usage, blocks: [section(`*${code(m.usage)}*\n${esc(m.summary)}\nExample: ${code(m.example)}`)] };
+    return errorMessage(`No help for \`${esc(verb.slice(0, 40))}\`: it is not a dbops command. \`/db help\` lists them all.`);
+  }
+  const args = rb.grammar.positionals.map((p) => `• \`${p.name}\`${p.required ? '' : ' (optional)'} — ${esc(p.help)}`);
+  const flags = Object.entries(rb.grammar.flags).map(([f, d]) => `• \`--${f}${d.kind === 'bool' ? '' : d.kind === 'duration' ? ' 10m' : ' VALUE'}\` — ${esc(d.help)}`);
+  const blocks = [
+    header(`/db ${rb.name}`),
+    section(`${esc(rb.summary)}\n*Usage:* ${code(rb.usage, 200)}\n*Risk:* ${riskOf(rb)}`),
+    section(`*Arguments*\n• \`target\` — a name from \`/db targets\`\n${args.join('\n')}`),
+  ];
+  if (flags.length) blocks.push(section(`*Flags*\n${flags.join('\n')}\n• \`--reason "…"\` — why; shown on cards and in the audit log`));
+  blocks.push(section(`*Examples*\n${rb.examples.map((e) => code(e, 200)).join('\n')}`));
+  return { text: `/db ${rb.name}`, blocks: fitMessage(blocks) };
+}
+
+export function targetsMessage(targets: TargetsConfig): Message {
+  const rows = [...targets.targets.values()].map((t) => `• ${code(t.name, 60)} — ${esc(t.engine)}, *${esc(t.environment)}*`);
+  return {
+    text: 'dbops targets',
+    blocks: [header('Targets'), section(rows.length ? rows.join('\n') : '_No targets configured._'), context('Connection details are never shown here.')],
+  };
+}

@@ -1,0 +1,72 @@
+import type { App } from '@slack/bolt';
+import { parseCommand, type Command } from '../commands/parse.js';
+import { helpMessage, targetsMessage, verbHelpMessage } from '../commands/help.js';
+import { DbopsError, userMessageOf } from '../errors.js';
+import { submitRequest } from '../jobs/request.js';
+import { auditMessage, auditVerifyMessage, errorMessage, runDetailMessage, runsMessage } from '../slack/messages.js';
+import { listAudit, verifyAudit } from '../store/audit.js';
+import { listApprovals } from '../store/approvals.js';
+import { getRun, listRuns, listSteps } from '../store/runs.js';
+import type { HandlerDeps } from './deps.js';
+import { openModalFor } from './modals.js';
+import { respondError, respondWith } from './reply.js';
+
+/**
+ * `/db`: parsing is pure and fast, so help and input errors are answered in the ack itself;
+ * anything touching a database happens after ack() and is answered through response_url.
+ */
+export function registerCommand(app: App, deps: HandlerDeps): void {
+  app.command('/db', async ({ ack, command, respond }) => {
+    const log = deps.log.child({ user: command.user_id, channel: command.channel_id });
+    let cmd: Command;
+    try {
+      cmd = parseCommand(command.text ?? '', deps.registry, deps.targets);
+    } catch (err) {
+      if (!(err instanceof DbopsError)) log.error({ err: (err as Error).message }, 'parse failed');
+      const m = errorMessage(userMessageOf(err));
+      await ack({ response_type: 'ephemeral', text: m.text, blocks: m.blocks as never });
+      return;
+    }
+    if (cmd.kind === 'help') {
+      const m = cmd.verb ? verbHelpMessage(deps.registry, cmd.verb) : helpMessage(deps.registry);
+      await ack({ response_type: 'ephemeral', text: m.text, blocks: m.blocks as never });
+      return;
+    }
+    if (cmd.kind === 'targets') {
+      const m = targetsMessage(deps.targets);
+      await ack({ response_type: 'ephemeral', text: m.text, blocks: m.blocks as never });
+      return;
+    }
+    if (cmd.kind === 'runbook' && cmd.missing.length) {
+      await ack();
+      try {
+        await openModalFor(deps, cmd, command.trigger_id, command.channel_id);
+      } catch (err) {
+        await respondError(respond, log, err);
+      }
+      return;
+    }
+    await ack();
+    try {
+      switch (cmd.kind) {
+        case 'runs':
+          return await respondWith(respond, runsMessage(await listRuns(deps.pool, cmd.target ? { target: cmd.target } : {}), cmd.target));
+        case 'run': {
+          const run = await getRun(deps.pool, cmd.id);
+          if (!run) return await respondWith(respond, errorMessage(`No run \`${cmd.id}\`. See \`/db runs\` for recent ones.`));
+          const link = run.threadChannel && run.threadTs ? await deps.permalink(run.threadChannel, run.threadTs) : undefined;
+          return await respondWith(respond, runDetailMessage(run, await listSteps(deps.pool, run.id), await listApprovals(deps.pool, run.id), link));
+        }
+        case 'audit':
+          if (cmd.verify) return await respondWith(respond, auditVerifyMessage(await verifyAudit(deps.pool)));
+          return await respondWith(respond, auditMessage(await listAudit(deps.pool, { ...(cmd.target ? { target: cmd.target } : {}), sinceSeconds: cmd.sinceSeconds }), `${cmd.target ? `for ${cmd.target} ` : ''}(last ${Math.round(cmd.sinceSeconds / 3600) || 1}h)`));
+        case 'runbook': {
+          const reply = await submitRequest(deps, { runbook: cmd.runbook, target: cmd.target, args: cmd.args, requester: command.user_id, channel: command.channel_id, ...(cmd.reason ? { reason: cmd.reason } : {}) });
+          return await respondWith(respond, reply.message, reply.visibility, log);
+        }
+      }
+    } catch (err) {
+      await respondError(respond, log, err, { text: command.text?.slice(0, 200) });
+    }
+  });
+}

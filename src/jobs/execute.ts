@@ -1,0 +1,162 @@
+import type pg from 'pg';
+import { shouldAnnounce } from '../approvals/policy.js';
+import { DbopsError, userMessageOf } from '../errors.js';
+import { openTargetSession, withTargetSession } from '../postgres/session.js';
+import type { Progress, Runbook } from '../runbooks/runbook.js';
+import { announcement, approvalCard, failureMessage, progressMessage, requestMessage, resultMessage } from '../slack/messages.js';
+import { audit } from '../store/audit.js';
+import { listApprovals } from '../store/approvals.js';
+import { getRun, saveCheckpoint, setThread, stepDone, stepFailed, stepOutputs, stepStarted, TERMINAL, transition, type RunRow } from '../store/runs.js';
+import type { RunDeps } from './deps.js';
+
+/** Thrown when shutdown interrupts a step: the run stays "running" and is resumed by the next worker. */
+export class InterruptedByShutdown extends Error {
+  constructor() {
+    super('interrupted by shutdown; the run resumes at its current step');
+    this.name = 'InterruptedByShutdown';
+  }
+}
+
+async function approversOf(deps: RunDeps, runId: string): Promise<string[]> {
+  return (await listApprovals(deps.pool, runId)).filter((a) => a.decision === 'approve').map((a) => a.approver);
+}
+
+/**
+ * Where progress goes: announced runs live in the incident channel (in the approval card's thread
+ * when there is one, with the announcement broadcast), others under the request message.
+ */
+async function ensureThread(deps: RunDeps, run: RunRow, approvers: string[]): Promise<RunRow> {
+  if (run.threadTs && run.threadChannel) return run;
+  const target = deps.targets.targets.get(run.target)!;
+  if (shouldAnnounce(target, run.risk)) {
+    const msg = announcement(run, approvers);
+    if (run.cardChannel && run.cardTs) {
+      await deps.notifier.post(run.cardChannel, msg, { threadTs: run.cardTs, broadcast: true });
+      await setThread(deps.pool, run.id, run.cardChannel, run.cardTs);
+    } else {
+      const ts = await deps.notifier.post(target.incidentChannel, msg);
+      if (ts) await setThread(deps.pool, run.id, target.incidentChannel, ts);
+    }
+  } else {
+    const ts = await deps.notifier.post(run.channel, requestMessage(run, { approvers }));
+    if (ts) await setThread(deps.pool, run.id, run.channel, ts);
+  }
+  return (await getRun(deps.pool, run.id))!;
+}
+
+/** Updates the top-of-thread message (request message or approval card) to the run's state. */
+async function refreshHead(deps: RunDeps, run: RunRow, approvers: string[]): Promise<void> {
+  if (run.cardChannel && run.cardTs) {
+    const link = run.threadTs && run.threadChannel && run.threadTs !== run.cardTs ? await deps.permalink(run.threadChannel, run.threadTs) : undefined;
+    void deps.notifier.update(run.cardChannel, run.cardTs, approvalCard(run, { approvedBy: approvers, ...(link ? { threadLink: link } : {}) }));
+  } else if (run.threadChannel && run.threadTs && !shouldAnnounce(deps.targets.targets.get(run.target)!, run.risk)) {
+    void deps.notifier.update(run.threadChannel, run.threadTs, requestMessage(run, { approvers }));
+  }
+}
+
+/**
+ * Runs (or resumes) one run. Idempotent: a finished run is left alone; a run that is not approved
+ * never starts; each step's completion is committed in Postgres before the next begins, so a
+ * crashed worker's successor continues at the first unfinished step.
+ */
+export async function executeRun(deps: RunDeps, runId: string, signal: AbortSignal): Promise<RunRow | null> {
+  const before = await getRun(deps.pool, runId);
+  if (!before || TERMINAL.has(before.state) || before.state === 'pending_approval') return before;
+  const resumed = before.state === 'running';
+  let run = await transition(deps.pool, runId, ['queued', 'running'], 'running');
+  if (!run) return getRun(deps.pool, runId);
+  const log = deps.log.child({ runId, runbook: run.runbook, target: run.target });
+  const rb = deps.registry.get(run.runbook);
+  const target = deps.targets.targets.get(run.target);
+  await audit(deps.pool, { actor: 'dbops', action: resumed ? 'resume' : 'start', runId, target: run.target, channel: run.channel, outcome: 'running', detail: { attempt: run.attempts, step: run.nextStep } });
+  if (!rb || !target) return failRun(deps, run, new DbopsError('config', `This run's ${rb ? 'target' : 'runbook'} is no longer configured; nothing was done.`), undefined);
+
+  const approvers = await approversOf(deps, runId);
+  run = await ensureThread(deps, run, approvers);
+  await refreshHead(deps, run, approvers);
+  const threadChannel = run.threadChannel;
+  const threadTs = run.threadTs ?? undefined;
+
+  // One live progress message per run, reused on resume (its ts is checkpointed).
+  let progressTs = typeof run.checkpoint.progressTs === 'string' ? run.checkpoint.progressTs : undefined;
+  let currentStep = rb.steps[run.nextStep]?.name ?? 'finishing';
+  const showProgress = (p: Progress) => {
+    if (!threadChannel || !progressTs) return;
+    void deps.notifier.update(threadChannel, progressTs, progressMessage(run!, p, currentStep));
+  };
+  if (threadChannel && !progressTs && run.nextStep < rb.steps.length) {
+    progressTs = await deps.notifier.post(threadChannel, progressMessage(run, { text: resumed ? 'resuming…' : 'starting…' }, currentStep), threadTs ? { threadTs } : {});
+    if (progressTs) await saveCheckpoint(deps.pool, runId, { progressTs });
+  }
+
+  const session = <T>(fn: (c: pg.Client) => Promise<T>) => withTargetSession(target.url, fn, {}, `target ${target.name}`);
+  let idx = run.nextStep;
+  try {
+    for (; idx < rb.steps.length; idx++) {
+      if (signal.aborted) throw new InterruptedByShutdown();
+      const step = rb.steps[idx]!;
+      currentStep = step.name;
+      const attempt = await stepStarted(deps.pool, runId, idx, step.name);
+      const fresh = (await getRun(deps.pool, runId))!;
+      showProgress({ text: attempt > 1 ? `resuming (attempt ${attempt})…` : 'starting…' });
+      const output = await step.run({
+        runId,
+        target,
+        args: run.args,
+        facts: run.plan.facts,
+        requester: run.requester,
+        checkpoint: fresh.checkpoint,
+        saveCheckpoint: (data) => saveCheckpoint(deps.pool, runId, data),
+        progress: showProgress,
+        signal,
+        log,
+        outputs: await stepOutputs(deps.pool, runId),
+        session,
+        openSession: (limits) => openTargetSession(target.url, limits ?? {}, `target ${target.name}`),
+      });
+      if (signal.aborted) throw new InterruptedByShutdown();
+      await stepDone(deps.pool, run, idx, step.name, output ?? {});
+    }
+  } catch (err) {
+    if (err instanceof InterruptedByShutdown || signal.aborted) throw new InterruptedByShutdown();
+    await stepFailed(deps.pool, runId, idx, (err as Error).message ?? String(err)).catch(() => undefined);
+    return failRun(deps, run, err, rb.steps[idx]?.name, progressTs);
+  }
+  return succeedRun(deps, run, rb, progressTs, approvers);
+}
+
+async function succeedRun(deps: RunDeps, run: RunRow, rb: Runbook, progressTs: string | undefined, approvers: string[]): Promise<RunRow | null> {
+  const outputs = await stepOutputs(deps.pool, run.id);
+  const result = rb.result(outputs, run.plan.facts, run.args);
+  const done = await transition(deps.pool, run.id, ['running'], 'succeeded', { result: { headline: result.headline, facts: result.facts } });
+  if (!done) return getRun(deps.pool, run.id);
+  await audit(deps.pool, { actor: 'dbops', action: 'finish', runId: run.id, target: run.target, channel: run.channel, outcome: 'succeeded', detail: { headline: result.headline } });
+  const seconds = (Date.now() - (done.startedAt ?? done.createdAt).getTime()) / 1000;
+  const msg = resultMessage(done, result, seconds);
+  if (done.threadChannel) {
+    if (progressTs) void deps.notifier.update(done.threadChannel, progressTs, msg);
+    const announced = shouldAnnounce(deps.targets.targets.get(done.target)!, done.risk);
+    await deps.notifier.post(done.threadChannel, msg, { ...(done.threadTs ? { threadTs: done.threadTs } : {}), broadcast: announced });
+  }
+  await refreshHead(deps, done, approvers);
+  return done;
+}
+
+async function failRun(deps: RunDeps, run: RunRow, err: unknown, step: string | undefined, progressTs?: string): Promise<RunRow | null> {
+  const userMsg = userMessageOf(err);
+  deps.log.error({ runId: run.id, step, err: err instanceof Error ? { message: err.message, code: (err as { code?: string }).code } : String(err) }, 'run failed');
+  const failed = await transition(deps.pool, run.id, ['running'], 'failed', { error: userMsg });
+  if (!failed) return getRun(deps.pool, run.id);
+  await audit(deps.pool, { actor: 'dbops', action: 'finish', runId: run.id, target: run.target, channel: run.channel, outcome: 'failed', detail: { step: step ?? null, error: userMsg } });
+  const left = step ? `steps before "${step}" completed; "${step}" did not complete; later steps were not started` : 'nothing was started';
+  const msg = failureMessage(failed, userMsg, step, left);
+  if (failed.threadChannel) {
+    if (progressTs) void deps.notifier.update(failed.threadChannel, progressTs, msg);
+    const announced = shouldAnnounce(deps.targets.targets.get(failed.target) ?? ({ environment: failed.environment } as never), failed.risk);
+    await deps.notifier.post(failed.threadChannel, msg, { ...(failed.threadTs ? { threadTs: failed.threadTs } : {}), broadcast: announced });
+  } else {
+    await deps.notifier.post(failed.channel, msg);
+  }
+  await refreshHead(deps, failed, await approversOf(deps, run.id));
+  return failed;
+}

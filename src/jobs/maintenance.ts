@@ -1,0 +1,44 @@
+import { Queue, Worker } from 'bullmq';
+import { expireDue } from '../approvals/service.js';
+import { approvalCard } from '../slack/messages.js';
+import { runsToEnqueue } from '../store/runs.js';
+import type { RunDeps } from './deps.js';
+import { connectionOptions, MAINTENANCE_QUEUE, type RedisConnection, type RunQueue } from './queue.js';
+
+/**
+ * A BullMQ job scheduler runs housekeeping every `everyMs`, on exactly one worker at a time:
+ * expire stale approval requests (and say so on their cards), and re-enqueue runs Postgres says
+ * are queued/running but Redis has lost (Postgres is the source of truth).
+ */
+export class Housekeeping {
+  readonly #queue: Queue;
+  readonly #worker: Worker;
+
+  constructor(deps: RunDeps, runs: RunQueue, conn: RedisConnection, everyMs = 15_000) {
+    this.#queue = new Queue(MAINTENANCE_QUEUE, { connection: connectionOptions(conn.url) as never, prefix: conn.prefix });
+    this.#worker = new Worker(
+      MAINTENANCE_QUEUE,
+      async () => {
+        const expired = await sweep(deps, runs);
+        return { expired };
+      },
+      { connection: connectionOptions(conn.url, true) as never, prefix: conn.prefix, concurrency: 1 },
+    );
+    this.#worker.on('error', (err) => deps.log.error({ err: err.message }, 'housekeeping worker error'));
+    void this.#queue.upsertJobScheduler('housekeeping', { every: everyMs }, { name: 'housekeeping', opts: { removeOnComplete: true, removeOnFail: 50 } });
+  }
+
+  async close(): Promise<void> {
+    await this.#worker.close();
+    await this.#queue.close();
+  }
+}
+
+export async function sweep(deps: RunDeps, runs: RunQueue): Promise<number> {
+  const expired = await expireDue(deps.pool);
+  for (const run of expired) {
+    if (run.cardChannel && run.cardTs) void deps.notifier.update(run.cardChannel, run.cardTs, approvalCard(run, { approvedBy: [], note: 'nobody approved in time — request again if still needed' }));
+  }
+  for (const id of await runsToEnqueue(deps.pool)) await runs.enqueue(id);
+  return expired.length;
+}

@@ -1,0 +1,67 @@
+import { Queue } from 'bullmq';
+
+export const RUNS_QUEUE = 'runs';
+export const MAINTENANCE_QUEUE = 'maintenance';
+
+export interface RunJobData {
+  runId: string;
+}
+
+export interface RedisConnection {
+  url: string;
+  prefix: string;
+}
+
+export function connectionOptions(redisUrl: string, worker = false): Record<string, unknown> {
+  const u = new URL(redisUrl);
+  return {
+    host: u.hostname,
+    port: Number(u.port || 6379),
+    ...(u.username ? { username: decodeURIComponent(u.username) } : {}),
+    ...(u.password ? { password: decodeURIComponent(u.password) } : {}),
+    ...(u.pathname.length > 1 ? { db: Number(u.pathname.slice(1)) } : {}),
+    ...(u.protocol === 'rediss:' ? { tls: {} } : {}),
+    // Workers block on Redis: BullMQ requires null here so commands wait out reconnects.
+    maxRetriesPerRequest: worker ? null : 1,
+    enableOfflineQueue: worker,
+    connectTimeout: 3000,
+  };
+}
+
+/**
+ * The run queue. The job id IS the run id, so enqueueing the same run twice (double click,
+ * replica race, re-enqueue after a Redis wipe) is a no-op in BullMQ.
+ */
+export class RunQueue {
+  readonly queue: Queue<RunJobData>;
+  constructor(conn: RedisConnection) {
+    this.queue = new Queue<RunJobData>(RUNS_QUEUE, { connection: connectionOptions(conn.url) as never, prefix: conn.prefix });
+  }
+
+  async enqueue(runId: string): Promise<void> {
+    const existing = await this.queue.getJob(runId);
+    if (existing) {
+      const state = await existing.getState();
+      // A finished job with the same id would swallow the add; only the reconciler calls us in that case
+      // (Postgres says the run is not finished), so the stale job record is replaced.
+      if (state === 'completed' || state === 'failed') await existing.remove().catch(() => undefined);
+      else return;
+    }
+    await this.queue.add('run', { runId }, { jobId: runId, attempts: 1, removeOnComplete: { age: 86400, count: 1000 }, removeOnFail: { age: 7 * 86400 } });
+  }
+
+  /** Readiness: a cheap round trip to Redis, bounded so /readyz answers quickly. */
+  async ping(timeoutMs = 2000): Promise<boolean> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<boolean>((r) => (timer = setTimeout(() => r(false), timeoutMs)));
+    try {
+      return await Promise.race([this.queue.getJobCounts('wait').then(() => true, () => false), timeout]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  close(): Promise<void> {
+    return this.queue.close();
+  }
+}

@@ -1,0 +1,119 @@
+import type pg from 'pg';
+import { expiryMinutes, requiredApprovals } from '../approvals/policy.js';
+import type { Target } from '../config.js';
+import { userMessageOf } from '../errors.js';
+import { withTargetSession } from '../postgres/session.js';
+import { planHash } from '../runbooks/plan-hash.js';
+import type { Runbook } from '../runbooks/runbook.js';
+import { approvalCard, errorMessage, infoMessage, reportMessage, type Message } from '../slack/messages.js';
+import { audit } from '../store/audit.js';
+import { createRun, newRunId, setCard, stepDone, stepFailed, stepStarted, transition, type RunRow } from '../store/runs.js';
+import type { RunDeps } from './deps.js';
+import type { RunQueue } from './queue.js';
+
+export interface RequestInput {
+  runbook: Runbook;
+  target: Target;
+  args: unknown;
+  reason?: string;
+  requester: string;
+  channel: string;
+}
+
+/** What the door (slash command, modal) shows the requester. */
+export interface Reply {
+  visibility: 'ephemeral' | 'in_channel';
+  message: Message;
+  run?: RunRow;
+}
+
+export interface RequestDeps extends RunDeps {
+  queue: RunQueue;
+}
+
+const sessionFor = (target: Target, statementTimeoutMs?: number) => <T>(fn: (c: pg.Client) => Promise<T>) =>
+  withTargetSession(target.url, fn, statementTimeoutMs ? { statementTimeoutMs } : {}, `target ${target.name}`);
+
+/**
+ * The one path every door takes: plan now, record, then run inline (read), queue (change) or ask
+ * for approval (destructive, or change where policy says so).
+ */
+export async function submitRequest(deps: RequestDeps, input: RequestInput): Promise<Reply> {
+  const { runbook: rb, target, args } = input;
+  const risk = rb.risk(args as never);
+  const plan = await rb.plan({ target, args, requester: input.requester, session: sessionFor(target, risk === 'read' ? 10_000 : undefined) });
+  const hash = planHash({ runbook: rb.name, target: target.name, args, facts: plan.facts });
+  const needed = requiredApprovals(target, risk);
+  const id = newRunId();
+  const base = { id, runbook: rb.name, target: target.name, environment: target.environment, args, risk, plan, planHash: hash, requester: input.requester, channel: input.channel, ...(input.reason ? { reason: input.reason } : {}) };
+
+  if (risk === 'read') {
+    const run = await createRun(deps.pool, { ...base, state: 'running', requiredApprovals: 0 });
+    return runReadInline(deps, run, rb, target);
+  }
+  if (needed === 0) {
+    const run = await createRun(deps.pool, { ...base, state: 'queued', requiredApprovals: 0 });
+    await deps.queue.enqueue(run.id);
+    return { visibility: 'ephemeral', run, message: infoMessage(`:inbox_tray: Queued \`${run.id}\`: ${plan.summary}. Progress follows in a thread${target.environment === 'production' ? ` in <#${target.incidentChannel}>` : ' here'}.`) };
+  }
+  const expiresAt = new Date(Date.now() + expiryMinutes(target) * 60_000);
+  const run = await createRun(deps.pool, { ...base, state: 'pending_approval', requiredApprovals: needed, expiresAt });
+  const ts = await deps.notifier.post(target.incidentChannel, approvalCard(run, { approvedBy: [] }));
+  if (!ts) {
+    await transition(deps.pool, run.id, ['pending_approval'], 'refused', { error: 'could not post the approval card' });
+    return { visibility: 'ephemeral', run, message: errorMessage(`Could not post the approval card in <#${target.incidentChannel}> (is the bot in that channel?). Nothing will run. Invite the bot and try again.`) };
+  }
+  await setCard(deps.pool, run.id, target.incidentChannel, ts);
+  const link = await deps.permalink(target.incidentChannel, ts);
+  return {
+    visibility: 'ephemeral',
+    run,
+    message: infoMessage(
+      `:hourglass_flowing_sand: *Waiting for approval* (${needed > 1 ? `${needed} approvers` : 'a second person'}) — ${plan.summary}. ${link ? `<${link}|See the approval card>` : `The card is in <#${target.incidentChannel}>`}. It expires in ${expiryMinutes(target)} min. Run \`${run.id}\`.`,
+    ),
+  };
+}
+
+async function runReadInline(deps: RequestDeps, run: RunRow, rb: Runbook, target: Target): Promise<Reply> {
+  const outputs: Record<string, unknown> = {};
+  let idx = 0;
+  try {
+    for (; idx < rb.steps.length; idx++) {
+      const step = rb.steps[idx]!;
+      await stepStarted(deps.pool, run.id, idx, step.name);
+      const controller = new AbortController();
+      const out =
+        (await step.run({
+          runId: run.id,
+          target,
+          args: run.args,
+          facts: run.plan.facts,
+          requester: run.requester,
+          checkpoint: {},
+          saveCheckpoint: async () => undefined,
+          progress: () => undefined,
+          signal: controller.signal,
+          log: deps.log,
+          outputs,
+          session: sessionFor(target, 10_000),
+          openSession: () => Promise.reject(new Error('read runbooks use session()')),
+        })) ?? {};
+      outputs[step.name] = out;
+      await stepDone(deps.pool, run, idx, step.name, out);
+    }
+  } catch (err) {
+    await stepFailed(deps.pool, run.id, idx, (err as Error).message).catch(() => undefined);
+    await transition(deps.pool, run.id, ['running'], 'failed', { error: userMessageOf(err) });
+    await audit(deps.pool, { actor: 'dbops', action: 'finish', runId: run.id, target: run.target, channel: run.channel, outcome: 'failed', detail: { error: userMessageOf(err) } });
+    throw err;
+  }
+  const result = rb.result(outputs, run.plan.facts, run.args);
+  await transition(deps.pool, run.id, ['running'], 'succeeded', { result: { headline: result.headline } });
+  await audit(deps.pool, { actor: 'dbops', action: 'finish', runId: run.id, target: run.target, channel: run.channel, outcome: 'succeeded' });
+  const sections = rb.report ? rb.report(outputs, run.plan.facts, run.args, target) : [{ fields: result.facts }];
+  return {
+    visibility: 'in_channel',
+    run,
+    message: reportMessage(`${result.headline}`, sections, `\`${target.name}\` (${target.engine}, ${target.environment}) · requested by <@${run.requester}> · run \`${run.id}\``),
+  };
+}

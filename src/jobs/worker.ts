@@ -1,0 +1,66 @@
+import { DelayedError, Worker, type Job } from 'bullmq';
+import type { RunDeps } from './deps.js';
+import { executeRun, InterruptedByShutdown } from './execute.js';
+import { connectionOptions, RUNS_QUEUE, type RedisConnection, type RunJobData } from './queue.js';
+
+export interface WorkerOptions {
+  concurrency?: number;
+  /** BullMQ lock; a dead worker's job is re-queued after about this long. Default 30 s. */
+  lockDurationMs?: number;
+  /** How long SIGTERM waits for running steps before interrupting them (they resume elsewhere). */
+  shutdownGraceMs?: number;
+}
+
+/**
+ * BullMQ worker for runs. Postgres holds the step cursor; BullMQ provides locking and stalled-job
+ * recovery, so a SIGKILLed worker's run is picked up by the next worker and continues at its step.
+ */
+export class RunWorker {
+  readonly worker: Worker<RunJobData>;
+  readonly #shutdown = new AbortController();
+  readonly #grace: number;
+
+  constructor(deps: RunDeps, conn: RedisConnection, opts: WorkerOptions = {}) {
+    this.#grace = opts.shutdownGraceMs ?? 25_000;
+    const lockDuration = opts.lockDurationMs ?? 30_000;
+    this.worker = new Worker<RunJobData>(
+      RUNS_QUEUE,
+      async (job: Job<RunJobData>, token?: string) => {
+        try {
+          const run = await executeRun(deps, job.data.runId, this.#shutdown.signal);
+          return { state: run?.state ?? 'missing' };
+        } catch (err) {
+          if (err instanceof InterruptedByShutdown && token) {
+            // Step-job pattern: hand the job back (delayed 1 s) instead of failing it.
+            await job.moveToDelayed(Date.now() + 1000, token);
+            throw new DelayedError();
+          }
+          throw err;
+        }
+      },
+      {
+        connection: connectionOptions(conn.url, true) as never,
+        prefix: conn.prefix,
+        concurrency: opts.concurrency ?? 4,
+        lockDuration,
+        stalledInterval: Math.max(1000, Math.floor(lockDuration / 2)),
+        // A run may be interrupted by several crashes in a row; Postgres prevents double execution.
+        maxStalledCount: 5,
+        autorun: true,
+      },
+    );
+    this.worker.on('error', (err) => deps.log.error({ err: err.message }, 'worker error'));
+    this.worker.on('failed', (job, err) => deps.log.error({ runId: job?.data.runId, err: err.message }, 'run job failed'));
+  }
+
+  /** Stop taking jobs, let running steps finish within the grace period, then interrupt them. */
+  async close(): Promise<void> {
+    const closing = this.worker.close();
+    const timer = setTimeout(() => this.#shutdown.abort(), this.#grace);
+    try {
+      await closing;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+}

@@ -1,0 +1,54 @@
+import { parseArgs } from 'node:util';
+import { ConfigError, loadConfig } from './config.js';
+import { DbopsError } from './errors.js';
+import { createLogger } from './log.js';
+import { startBot, type Role } from './bot.js';
+
+/** Composition root for `npm start`: config → bot (web and/or worker) → signal handling. */
+async function main(): Promise<void> {
+  let role: Role = 'all';
+  try {
+    const { values } = parseArgs({ options: { role: { type: 'string', default: 'all' } }, strict: true });
+    if (!['all', 'web', 'worker'].includes(values.role!)) throw new Error(`--role must be web, worker or all (got ${values.role})`);
+    role = values.role as Role;
+  } catch (err) {
+    console.error(`dbops: ${(err as Error).message}`);
+    process.exit(2);
+  }
+  let config;
+  try {
+    config = loadConfig(process.env);
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      for (const p of err.problems) console.error(`dbops: config: ${p}`);
+      process.exit(1);
+    }
+    throw err;
+  }
+  const log = createLogger();
+  let bot;
+  try {
+    bot = await startBot(config, { role });
+  } catch (err) {
+    const msg = err instanceof DbopsError ? err.userMessage : (err as Error).message;
+    console.error(`dbops: cannot start: ${msg}`);
+    process.exit(1);
+  }
+  let stopping = false;
+  const shutdown = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal }, 'shutting down: no new commands, finishing running steps');
+    bot!.stop().then(
+      () => process.exit(0),
+      (err) => {
+        log.error({ err: (err as Error).message }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+  process.on('SIGINT', () => shutdown('SIGINT'));
+}
+
+void main();

@@ -1,0 +1,82 @@
+import { z } from 'zod';
+import { formatDuration } from '../commands/duration.js';
+import { connectionHealth, type ConnectionHealth } from '../postgres/activity.js';
+import { code, esc } from '../slack/blocks.js';
+import { defineRunbook, type ReportSection } from './runbook.js';
+
+const args = z.object({ 'long-running': z.number().int().min(1).max(86400).default(300) }).strict();
+type Args = z.infer<typeof args>;
+
+const list = <T>(items: T[], max: number, line: (x: T) => string, empty: string) =>
+  items.length === 0 ? `_${empty}_` : items.slice(0, max).map(line).join('\n') + (items.length > max ? `\n_…and ${items.length - max} more_` : '');
+
+const ago = (iso: string | null) => (iso ? `${formatDuration((Date.now() - Date.parse(iso)) / 1000)} ago` : 'never');
+
+export function renderHealth(h: ConnectionHealth, longRunningSeconds: number): ReportSection[] {
+  const c = h.connections;
+  const warn = c.percentUsed >= 90 ? ' :rotating_light:' : c.percentUsed >= 75 ? ' :warning:' : '';
+  return [
+    {
+      fields: [
+        { label: 'Connections (cluster)', value: `${c.clusterTotal} / ${c.maxConnections} (${c.percentUsed}%)${warn ? ' — high' : ''}` },
+        { label: 'On this database', value: String(c.databaseTotal) },
+        { label: 'Database', value: h.database.name, code: true },
+        { label: 'Size', value: h.database.sizePretty },
+      ],
+    },
+    {
+      title: 'By state',
+      mrkdwn: list(c.byState, 10, (s) => `• ${esc(s.key)}: *${s.count}*`, 'no other sessions'),
+    },
+    {
+      title: 'By application',
+      mrkdwn: list(c.byApplication, 10, (s) => `• ${s.key ? code(s.key, 60) : '_(none)_'}: *${s.count}*`, 'no other sessions'),
+    },
+    {
+      title: `Long-running queries (> ${formatDuration(longRunningSeconds)})`,
+      mrkdwn: list(h.longRunning, 8, (q) => `• pid *${q.pid}* ${esc(q.user ?? '?')} ${code(q.app || '-', 40)} ${formatDuration(q.durationSeconds)}${q.waitEvent ? ` (waiting: ${esc(q.waitEvent)})` : ''}\n   ${code(q.query ?? '<insufficient privilege>', 200)}`, 'none'),
+    },
+    {
+      title: 'Idle in transaction',
+      mrkdwn: list(h.idleInTransaction, 8, (s) => `• pid *${s.pid}* ${esc(s.user ?? '?')} ${code(s.app || '-', 40)} open ${formatDuration(s.xactSeconds ?? 0)}, idle ${formatDuration(s.stateSeconds ?? 0)}\n   last: ${code(s.query ?? '', 160)}`, 'none'),
+    },
+    {
+      title: 'Blocked queries',
+      mrkdwn: list(
+        h.blocked,
+        8,
+        (b) => `• pid *${b.pid}* waiting ${formatDuration(b.durationSeconds ?? 0)} on ${b.blockers.map((x) => `*${x.pid}* (${esc(x.state ?? '?')}, ${code(x.app || '-', 30)})`).join(', ')}\n   ${code(b.query ?? '', 160)}`,
+        'none',
+      ),
+    },
+    {
+      title: 'Most dead tuples',
+      mrkdwn: list(h.topDeadTupleTables, 10, (t) => `• ${code(`${t.schema}.${t.name}`, 80)} dead *${t.nDeadTup}* / live ${t.nLiveTup}${t.deadPercent !== null ? ` (${t.deadPercent}%)` : ''} · vacuum ${ago(t.lastVacuum)} · autovacuum ${ago(t.lastAutovacuum)}`, 'no tables with dead tuples'),
+    },
+  ];
+}
+
+export const status = defineRunbook<Args, Record<string, never>>({
+  name: 'status',
+  summary: 'Connection health: sessions by state and app vs max_connections, long-running, idle-in-transaction, blocked, dead tuples, size.',
+  usage: '/db status <target> [--long-running 5m]',
+  examples: ['/db status orders-prod', '/db status orders-prod --long-running 2m'],
+  grammar: { positionals: [], flags: { 'long-running': { kind: 'duration', help: 'what counts as long-running (default 5m)' } } },
+  args,
+  risk: () => 'read',
+  plan: async ({ target }) => ({ summary: `Status of ${target.name}`, steps: ['Read connection health (read-only)'], facts: {}, display: [] }),
+  steps: [
+    {
+      name: 'health',
+      run: async ({ session, args: a }) => ({ health: await session((c) => connectionHealth(c, { longRunningSeconds: a['long-running'] })) }),
+    },
+  ],
+  result: (outputs) => {
+    const h = (outputs.health as { health: ConnectionHealth }).health;
+    return { headline: `Status of ${h.database.name}: ${h.connections.clusterTotal}/${h.connections.maxConnections} connections (${h.connections.percentUsed}%)`, facts: [] };
+  },
+  report: (outputs, _f, a, target) => {
+    const h = (outputs.health as { health: ConnectionHealth }).health;
+    return renderHealth(h, a['long-running']).map((s, i) => (i === 0 ? { ...s, title: `${target.name} · ${target.environment}` } : s));
+  },
+});
