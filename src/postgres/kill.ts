@@ -89,16 +89,19 @@ WITH approved AS (
 ), me AS (
   SELECT rolsuper AS su FROM pg_roles WHERE rolname = current_user
 ), c AS (
-  SELECT ap.ord, ap.pid, ap.query_start, a.pid AS live, a.application_name AS app, a.state,
-         a.query_start AS live_qs, r.oid AS role_oid, r.rolsuper
+  SELECT ap.ord, ap.pid, ap.backend_start, ap.query_start, a.pid AS live, a.backend_start AS live_bs,
+         a.backend_type, a.application_name AS app, a.state, a.query_start AS live_qs, r.oid AS role_oid, r.rolsuper
     FROM approved ap
-    LEFT JOIN pg_stat_activity a
-           ON a.pid = ap.pid AND a.backend_start = ap.backend_start AND a.backend_type = 'client backend'
+    LEFT JOIN pg_stat_activity a ON a.pid = ap.pid
     LEFT JOIN pg_roles r ON r.oid = a.usesysid
 ), v AS (
   SELECT c.*, CASE
-      WHEN c.live IS NULL THEN 'gone:no session with this pid and backend_start any more (ended, or the pid now belongs to a new session)'
       WHEN c.live = pg_backend_pid() THEN 'refuse:this is the bot''s own session'
+      -- without pg_read_all_stats another role's backend_start is NULL: identity unverifiable
+      WHEN c.live IS NOT NULL AND c.live_bs IS NULL
+        THEN 'refuse:the bot cannot see this session''s details to verify it (grant it pg_monitor or pg_read_all_stats)'
+      WHEN c.live IS NULL OR c.live_bs <> c.backend_start OR c.backend_type IS DISTINCT FROM 'client backend'
+        THEN 'gone:no session with this pid and backend_start any more (ended, or the pid now belongs to a new session)'
       WHEN c.app = $5 THEN 'refuse:the session belongs to dbops itself'
       ${cancelCheck}
       WHEN c.role_oid IS NULL THEN 'refuse:the session''s role no longer exists'
