@@ -1,0 +1,138 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import { createLogger, loadConfig, startBot, type RunningBot, type StartOptions } from '../../src/index.js';
+import { FakeSlack, SlackWire } from '../harness/index.js';
+import pg from 'pg';
+import { createTestDatabase, redisPrefix } from './db.js';
+
+export const SIGNING_SECRET = 'test-signing-secret-0123456789';
+export const BOT_TOKEN = 'xoxb-test-token-abcdef';
+export const REQUESTER = 'U0REQ';
+export const APPROVER = 'U0APPROVER';
+export const APPROVER2 = 'U0APPROVER2';
+export const OUTSIDER = 'U0OUTSIDER';
+export const GROUP_MEMBER = 'U0GROUPIE';
+export const OPS = 'C0OPS';
+export const INCIDENTS = 'C0INCIDENTS';
+
+export interface TestBot {
+  fake: FakeSlack;
+  wire: SlackWire;
+  bot: RunningBot;
+  stateDb: { name: string; url: string; drop: () => Promise<void> };
+  env: Record<string, string>;
+  logs: string[];
+  targetsPath: string;
+  stop: () => Promise<void>;
+  restart: (opts?: StartOptions) => Promise<void>;
+}
+
+/** The targets file used by most tests; `extra` is merged at top level (YAML text). */
+export function targetsYaml(targets: Record<string, string>, extra = ''): string {
+  const lines = [`incidentChannel: ${INCIDENTS}`, `approvers: [${APPROVER}, ${APPROVER2}, S0DBAS]`, extra, 'targets:'];
+  for (const [name, body] of Object.entries(targets)) lines.push(`  ${name}:`, ...body.trim().split('\n').map((l) => `    ${l}`));
+  return lines.join('\n') + '\n';
+}
+
+/**
+ * A real bot on a real port, with its own state database and Redis prefix, talking to a fake Slack
+ * that records every call; Slack's side is driven with signed requests through `wire`.
+ */
+export async function startTestBot(opts: { targets: string; env?: Record<string, string>; start?: StartOptions; fake?: FakeSlack; stateDb?: TestBot['stateDb']; prefix?: string }): Promise<TestBot> {
+  const fake = opts.fake ?? (await FakeSlack.start({ channels: { [OPS]: 'ops', [INCIDENTS]: 'incidents' }, usergroups: { S0DBAS: [GROUP_MEMBER] } }));
+  const stateDb = opts.stateDb ?? (await createTestDatabase('state'));
+  const dir = mkdtempSync(join(tmpdir(), 'dbops-test-'));
+  const targetsPath = join(dir, 'targets.yaml');
+  writeFileSync(targetsPath, opts.targets);
+  const env: Record<string, string> = {
+    SLACK_BOT_TOKEN: BOT_TOKEN,
+    SLACK_SIGNING_SECRET: SIGNING_SECRET,
+    SLACK_API_URL: fake.apiUrl,
+    PORT: '0',
+    REDIS_URL: 'redis://127.0.0.1:6379',
+    DATABASE_URL: stateDb.url,
+    DBOPS_TARGETS: targetsPath,
+    DBOPS_QUEUE_PREFIX: opts.prefix ?? redisPrefix('bot'),
+    ...opts.env,
+  };
+  const logs: string[] = [];
+  const sink = new Writable({
+    write(chunk, _enc, cb) {
+      logs.push(String(chunk));
+      cb();
+    },
+  });
+  const start = async (s?: StartOptions) => {
+    const config = loadConfig({ ...process.env, ...env });
+    return startBot(config, { logger: createLogger({ destination: sink, level: 'debug' }), lockDurationMs: 4000, housekeepingEveryMs: 1000, notifierIntervalMs: 50, ...opts.start, ...s });
+  };
+  const tb: TestBot = {
+    fake,
+    wire: undefined as never,
+    bot: await start(),
+    stateDb,
+    env,
+    logs,
+    targetsPath,
+    stop: async () => {
+      await tb.bot.stop();
+      await fake.close();
+      await stateDb.drop();
+    },
+    restart: async (s) => {
+      await tb.bot.stop();
+      tb.bot = await start(s);
+      tb.wire = new SlackWire({ botUrl: `${tb.bot.url}/slack/events`, signingSecret: SIGNING_SECRET, fake });
+    },
+  };
+  tb.wire = new SlackWire({ botUrl: `${tb.bot.url}/slack/events`, signingSecret: SIGNING_SECRET, fake });
+  return tb;
+}
+
+/** Polls until fn returns a truthy value (or throws after timeoutMs). */
+export async function eventually<T>(fn: () => Promise<T | undefined | null | false> | T | undefined | null | false, timeoutMs = 15_000, what = 'condition'): Promise<T> {
+  const end = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const v = await fn();
+      if (v) return v as T;
+    } catch (err) {
+      last = err;
+    }
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/** All text a Slack message shows (text + every nested text field of its blocks). */
+export function textOf(m: { text?: unknown; blocks?: unknown } | undefined): string {
+  if (!m) return '';
+  const out: string[] = [];
+  const walk = (v: unknown) => {
+    if (typeof v === 'string') return;
+    if (Array.isArray(v)) return v.forEach(walk);
+    if (v && typeof v === 'object') {
+      for (const [k, x] of Object.entries(v)) {
+        if (k === 'text' && typeof x === 'string') out.push(x);
+        else walk(x);
+      }
+    }
+  };
+  if (typeof m.text === 'string') out.push(m.text);
+  walk(m.blocks);
+  return out.join('\n');
+}
+
+/** A query on the bot's own state database. */
+export async function stateQuery(tb: TestBot, sql: string, params: unknown[] = []): Promise<pg.QueryResult> {
+  const c = new pg.Client({ connectionString: tb.stateDb.url });
+  await c.connect();
+  try {
+    return await c.query(sql, params);
+  } finally {
+    await c.end();
+  }
+}
