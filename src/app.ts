@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import bolt from '@slack/bolt';
+import { App, LogLevel } from '@slack/bolt';
 import type { AppConfig } from './config.js';
 import { registerActions } from './handlers/actions.js';
 import { registerCommand } from './handlers/command.js';
@@ -7,7 +7,6 @@ import type { HandlerDeps } from './handlers/deps.js';
 import { registerModals } from './handlers/modals.js';
 import type { Logger } from './log.js';
 
-const { App, LogLevel } = bolt;
 
 export interface Health {
   ready: () => Promise<{ ok: boolean; checks: Record<string, boolean> }>;
@@ -29,7 +28,7 @@ function boltLogger(log: Logger) {
     info: (...m: unknown[]) => l.info(m.map(String).join(' ')),
     warn: (...m: unknown[]) => l.warn(m.map(String).join(' ')),
     error: (...m: unknown[]) => l.error(m.map((x) => (x instanceof Error ? x.message : String(x))).join(' ')),
-    setLevel: (v: bolt.LogLevel) => void (level = v),
+    setLevel: (v: LogLevel) => void (level = v),
     getLevel: () => level,
     setName: () => undefined,
   };

@@ -28,7 +28,10 @@ async function main(): Promise<void> {
   const log = createLogger();
   let bot;
   try {
-    bot = await startBot(config, { role });
+    const ms = (v: string | undefined) => (v && /^\d+$/.test(v) ? Number(v) : undefined);
+    const lockDurationMs = ms(process.env.DBOPS_LOCK_DURATION_MS);
+    const shutdownGraceMs = ms(process.env.DBOPS_SHUTDOWN_GRACE_MS);
+    bot = await startBot(config, { role, logger: log, ...(lockDurationMs ? { lockDurationMs } : {}), ...(shutdownGraceMs ? { shutdownGraceMs } : {}) });
   } catch (err) {
     const msg = err instanceof DbopsError ? err.userMessage : (err as Error).message;
     console.error(`dbops: cannot start: ${msg}`);

@@ -134,7 +134,7 @@ async function succeedRun(deps: RunDeps, run: RunRow, rb: Runbook, progressTs: s
   const seconds = (Date.now() - (done.startedAt ?? done.createdAt).getTime()) / 1000;
   const msg = resultMessage(done, result, seconds);
   if (done.threadChannel) {
-    if (progressTs) void deps.notifier.update(done.threadChannel, progressTs, msg);
+    if (progressTs) void deps.notifier.update(done.threadChannel, progressTs, progressMessage(done, { text: 'finished', percent: 100 }, 'all steps'));
     const announced = shouldAnnounce(deps.targets.targets.get(done.target)!, done.risk);
     await deps.notifier.post(done.threadChannel, msg, { ...(done.threadTs ? { threadTs: done.threadTs } : {}), broadcast: announced });
   }
@@ -151,7 +151,7 @@ async function failRun(deps: RunDeps, run: RunRow, err: unknown, step: string | 
   const left = step ? `steps before "${step}" completed; "${step}" did not complete; later steps were not started` : 'nothing was started';
   const msg = failureMessage(failed, userMsg, step, left);
   if (failed.threadChannel) {
-    if (progressTs) void deps.notifier.update(failed.threadChannel, progressTs, msg);
+    if (progressTs) void deps.notifier.update(failed.threadChannel, progressTs, progressMessage(failed, { text: `failed: ${userMsg}` }, step ?? 'run'));
     const announced = shouldAnnounce(deps.targets.targets.get(failed.target) ?? ({ environment: failed.environment } as never), failed.risk);
     await deps.notifier.post(failed.threadChannel, msg, { ...(failed.threadTs ? { threadTs: failed.threadTs } : {}), broadcast: announced });
   } else {
