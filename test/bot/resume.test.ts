@@ -1,0 +1,76 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { adminQuery, connect, createTestDatabase } from '../helpers/db.js';
+import { eventually, OPS, REQUESTER, startTestBot, stateQuery, targetsYaml, type TestBot } from '../helpers/bot.js';
+
+let tb: TestBot;
+let target: Awaited<ReturnType<typeof createTestDatabase>>;
+const children: ChildProcess[] = [];
+
+/** A worker in its own OS process (`npm start -- --role worker`, built JS), so it can be SIGKILLed. */
+function spawnWorker(): ChildProcess {
+  const child = spawn(process.execPath, ['dist/src/main.js', '--role', 'worker'], {
+    env: { ...process.env, ...tb.env, DBOPS_LOCK_DURATION_MS: '3000', LOG_LEVEL: 'warn' },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  children.push(child);
+  return child;
+}
+
+beforeAll(async () => {
+  target = await createTestDatabase('resume');
+  // Slow VACUUM down so the worker can be killed in the middle of it.
+  await adminQuery(`ALTER DATABASE "${target.name}" SET vacuum_cost_delay = '10ms'`);
+  await adminQuery(`ALTER DATABASE "${target.name}" SET vacuum_cost_limit = 10`);
+  const c = await connect(target.url);
+  await c.query(`CREATE TABLE events (id int, payload text) WITH (autovacuum_enabled = false)`);
+  await c.query(`INSERT INTO events SELECT g, repeat('y', 200) FROM generate_series(1, 40000) g`);
+  await c.query(`DELETE FROM events WHERE id % 3 = 0`);
+  await c.query('SELECT pg_stat_force_next_flush()');
+  await c.end();
+  // Web only in this process: runs are executed by the spawned worker processes.
+  tb = await startTestBot({ targets: targetsYaml({ demo: `environment: staging\nengine: self-hosted\nurl: ${target.url}` }), start: { role: 'web' } });
+});
+afterAll(async () => {
+  for (const c of children) c.kill('SIGKILL');
+  await tb?.stop();
+  await target?.drop();
+});
+
+it('a worker SIGKILLed mid-step: the run is picked up again and completes exactly once', async () => {
+  const first = spawnWorker();
+  await tb.wire.slashCommand({ text: 'vacuum demo events', userId: REQUESTER, channelId: OPS });
+  const run = await eventually(async () => (await stateQuery(tb, `SELECT run_id FROM run_steps WHERE name = 'vacuum' AND state = 'running'`)).rows[0], 30_000, 'vacuum step running');
+  // Let VACUUM actually be in progress on the target, then kill the worker without warning.
+  await eventually(async () => (await adminQuery(`SELECT 1 FROM pg_stat_progress_vacuum p JOIN pg_database d ON d.oid = p.datid WHERE d.datname = $1`, [target.name])).rowCount, 15_000, 'vacuum in progress');
+  first.kill('SIGKILL');
+  await new Promise((r) => first.once('exit', r));
+  const mid = (await stateQuery(tb, `SELECT state, next_step FROM runs WHERE id = $1`, [run.run_id])).rows[0];
+  expect(mid).toEqual({ state: 'running', next_step: 1 });
+
+  spawnWorker();
+  const done = await eventually(async () => (await stateQuery(tb, `SELECT state, attempts FROM runs WHERE id = $1 AND state IN ('succeeded','failed')`, [run.run_id])).rows[0], 90_000, 'run finished');
+  expect(done.state).toBe('succeeded');
+  expect(done.attempts).toBe(2);
+
+  const steps = (await stateQuery(tb, `SELECT name, state, attempts FROM run_steps WHERE run_id = $1 ORDER BY idx`, [run.run_id])).rows;
+  expect(steps).toEqual([
+    { name: 'before', state: 'done', attempts: 1 },
+    { name: 'vacuum', state: 'done', attempts: 2 },
+    { name: 'after', state: 'done', attempts: 1 },
+  ]);
+  const audit = (await stateQuery(tb, `SELECT action, outcome, detail->>'step' AS step FROM audit WHERE run_id = $1 ORDER BY id`, [run.run_id])).rows;
+  expect(audit.filter((a) => a.action === 'finish')).toEqual([{ action: 'finish', outcome: 'succeeded', step: null }]);
+  expect(audit.filter((a) => a.action === 'resume')).toHaveLength(1);
+  expect(audit.filter((a) => a.action === 'step').map((a) => a.step)).toEqual(['before', 'vacuum', 'after']);
+  const t = (await (async () => {
+    const c = await connect(target.url);
+    try {
+      return (await c.query(`SELECT last_vacuum, n_dead_tup::int AS d FROM pg_stat_user_tables WHERE relname = 'events'`)).rows[0];
+    } finally {
+      await c.end();
+    }
+  })());
+  expect(t.last_vacuum).not.toBeNull();
+  expect(t.d).toBe(0);
+}, 150_000);
