@@ -1,0 +1,190 @@
+/**
+ * Kill bench: how long does the guarded, approval-bound kill take for N idle sessions, compared with
+ * the runbooks' bare `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE …`?
+ *
+ *   npm run build && node dist/bench/kill.js [--sessions=2000] [--deadline=600] [--no-scratch]
+ *
+ * N sessions need max_connections > N, so it initdb's a throwaway cluster in a temp dir on a free
+ * 127.0.0.1 port (as the postgres OS user when run as root), and removes it at the end. If that is
+ * impossible it falls back to the machine's server with as many sessions as it can spare, and says so.
+ * Bounded: a deadline stops everything; only 127.0.0.1 is touched.
+ */
+import { execFileSync } from 'node:child_process';
+import { chownSync, mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pg from 'pg';
+import { signalSessions } from '../src/postgres/kill.js';
+import { openTargetSession } from '../src/postgres/session.js';
+import { listSessions } from '../src/postgres/sessions.js';
+
+const arg = (name: string, dflt: number) => {
+  const hit = process.argv.find((a) => a.startsWith(`--${name}=`));
+  const v = hit ? Number(hit.split('=')[1]) : dflt;
+  if (!Number.isFinite(v) || v <= 0) throw new Error(`--${name} must be a positive number`);
+  return v;
+};
+const WANTED = arg('sessions', 2000);
+const DEADLINE_S = arg('deadline', 600);
+const NO_SCRATCH = process.argv.includes('--no-scratch'); // force the fallback (to check it)
+const BIN = '/usr/lib/postgresql/15/bin';
+const BATCH = 100;
+
+interface Cluster { url: string; sessions: number; description: string; stop: () => void }
+
+const ms = (t0: bigint) => Number(process.hrtime.bigint() - t0) / 1e6;
+const fmt = (x: number) => (x >= 1000 ? `${(x / 1000).toFixed(2)} s` : `${x.toFixed(0)} ms`);
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+/** A scratch cluster owned by the postgres OS user when we are root (initdb refuses root). */
+async function scratchCluster(n: number): Promise<Cluster> {
+  const dir = mkdtempSync(join(tmpdir(), 'dbops-bench-'));
+  const asRoot = process.getuid?.() === 0;
+  const run = (cmd: string, args: string[]) =>
+    asRoot ? execFileSync('runuser', ['-u', 'postgres', '--', cmd, ...args], { stdio: 'pipe', timeout: 120_000 })
+      : execFileSync(cmd, args, { stdio: 'pipe', timeout: 120_000 });
+  const cleanup = () => rmSync(dir, { recursive: true, force: true });
+  try {
+    if (asRoot) {
+      const uid = Number(execFileSync('id', ['-u', 'postgres']).toString());
+      const gid = Number(execFileSync('id', ['-g', 'postgres']).toString());
+      chownSync(dir, uid, gid);
+    }
+    const data = join(dir, 'data');
+    run(`${BIN}/initdb`, ['-D', data, '-U', 'postgres', '-A', 'trust', '--no-sync', '-E', 'UTF8']);
+    const port = await freePort();
+    const maxConn = n + 100;
+    const opts = [
+      `-c port=${port}`, `-c listen_addresses=127.0.0.1`, `-c unix_socket_directories=${dir}`,
+      `-c max_connections=${maxConn}`, '-c fsync=off', '-c shared_buffers=128MB', '-c autovacuum=off',
+    ].join(' ');
+    run(`${BIN}/pg_ctl`, ['-D', data, '-o', opts, '-l', join(dir, 'log'), '-w', '-t', '60', 'start']);
+    let stopped = false;
+    return {
+      url: `postgres://postgres@127.0.0.1:${port}/postgres`,
+      sessions: n,
+      description: `scratch PostgreSQL 15 cluster at 127.0.0.1:${port} (initdb in ${dir}, max_connections=${maxConn})`,
+      stop: () => {
+        if (stopped) return;
+        stopped = true;
+        try { run(`${BIN}/pg_ctl`, ['-D', data, '-m', 'immediate', '-w', 'stop']); } catch { /* already down */ }
+        cleanup();
+      },
+    };
+  } catch (err) {
+    cleanup();
+    throw err;
+  }
+}
+
+/** The machine's server, with only the slots it can spare. */
+async function machineServer(n: number): Promise<Cluster> {
+  const url = process.env.TEST_PG_ADMIN_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+  const c = new pg.Client({ connectionString: url });
+  await c.connect();
+  const r = await c.query(`SELECT current_setting('max_connections')::int - current_setting('superuser_reserved_connections')::int - count(*)::int AS free
+                             FROM pg_stat_activity WHERE backend_type = 'client backend'`);
+  await c.end();
+  // leave room for the bot, the poller and whatever else runs here (tests)
+  const sessions = Math.max(0, Math.min(n, (r.rows[0].free as number) - 20));
+  if (sessions === 0) throw new Error('the machine server has no spare connection slots');
+  return { url, sessions, description: `FALLBACK: the machine's server at 127.0.0.1:5432 (no scratch cluster), ${sessions} sessions instead of ${n}`, stop: () => undefined };
+}
+
+async function openIdle(url: string, n: number, app: string): Promise<pg.Client[]> {
+  const clients: pg.Client[] = [];
+  for (let i = 0; i < n; i += BATCH) {
+    const batch = await Promise.all(Array.from({ length: Math.min(BATCH, n - i) }, async () => {
+      const c = new pg.Client({ connectionString: url, application_name: app });
+      c.on('error', () => undefined); // these sessions are about to be terminated
+      await c.connect();
+      return c;
+    }));
+    clients.push(...batch);
+  }
+  return clients;
+}
+
+async function untilGone(poller: pg.Client, app: string): Promise<void> {
+  for (;;) {
+    const r = await poller.query(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = $1`, [app]);
+    if (r.rows[0].n === 0) return;
+    await new Promise((res) => setTimeout(res, 5));
+  }
+}
+
+async function main(): Promise<void> {
+  console.log(`dbops kill bench: ${WANTED} idle sessions, deadline ${DEADLINE_S} s`);
+  let cluster: Cluster;
+  try {
+    if (NO_SCRATCH) throw new Error('--no-scratch given');
+    cluster = await scratchCluster(WANTED);
+  } catch (err) {
+    console.log(`scratch cluster impossible (${(err as Error).message.split('\n')[0]}); falling back`);
+    cluster = await machineServer(WANTED);
+  }
+  const stopAll = () => cluster.stop();
+  const timer = setTimeout(() => { console.error(`deadline of ${DEADLINE_S} s reached: stopping`); stopAll(); process.exit(2); }, DEADLINE_S * 1000);
+  process.once('SIGINT', () => { stopAll(); process.exit(130); });
+  const n = cluster.sessions;
+  console.log(`cluster: ${cluster.description}`);
+
+  const bot = await openTargetSession(cluster.url, { statementTimeoutMs: 120_000 }, 'bench');
+  const poller = await openTargetSession(cluster.url, {}, 'bench');
+  const leftovers: pg.Client[] = [];
+  try {
+    // (a) the guarded path: plan (list + approve) then one signalSessions statement
+    let t0 = process.hrtime.bigint();
+    leftovers.push(...(await openIdle(cluster.url, n, 'bench-guarded')));
+    console.log(`opened ${n} sessions in ${fmt(ms(t0))}`);
+    t0 = process.hrtime.bigint();
+    const approved = (await listSessions(bot, { app: 'bench-guarded', includeSuperusers: true })).sessions
+      .map((s) => ({ pid: s.pid, backendStart: s.backendStart }));
+    const planMs = ms(t0);
+    t0 = process.hrtime.bigint();
+    const results = await signalSessions(bot, 'terminate', approved);
+    const signalMs = ms(t0);
+    await untilGone(poller, 'bench-guarded');
+    const goneMs = ms(t0);
+    const tally: Record<string, number> = {};
+    for (const r of results) tally[r.outcome] = (tally[r.outcome] ?? 0) + 1;
+    console.log(`(a) signalSessions terminate, ${approved.length} approved: listing ${fmt(planMs)}; statement ${fmt(signalMs)}; all gone after ${fmt(goneMs)}; outcomes ${JSON.stringify(tally)}`);
+
+    // (b) the runbooks' bare statement over as many fresh sessions
+    leftovers.push(...(await openIdle(cluster.url, n, 'bench-bare')));
+    t0 = process.hrtime.bigint();
+    const bare = await bot.query(`SELECT count(*) FILTER (WHERE ok)::int AS n FROM (SELECT pg_terminate_backend(pid) AS ok FROM pg_stat_activity
+                                   WHERE application_name = 'bench-bare' AND pid <> pg_backend_pid()) s`);
+    const bareMs = ms(t0);
+    await untilGone(poller, 'bench-bare');
+    console.log(`(b) bare pg_terminate_backend over pg_stat_activity, ${n} sessions: statement ${fmt(bareMs)}; all gone after ${fmt(ms(t0))}; signalled ${bare.rows[0].n}`);
+
+    // (c) server-confirmed exits (PG14+ timeout argument): the server polls each pid every 100 ms
+    const m = Math.min(n, 30);
+    leftovers.push(...(await openIdle(cluster.url, m, 'bench-confirm')));
+    const approvedC = (await listSessions(bot, { app: 'bench-confirm', includeSuperusers: true })).sessions.map((s) => ({ pid: s.pid, backendStart: s.backendStart }));
+    t0 = process.hrtime.bigint();
+    const confirmed = await signalSessions(bot, 'terminate', approvedC, { timeoutMs: 60_000 });
+    console.log(`(c) signalSessions with timeoutMs, ${m} sessions: ${fmt(ms(t0))}, confirmed ${confirmed.filter((r) => r.confirmed).length}/${m} (≈${fmt(ms(t0) / m)} per session)`);
+  } finally {
+    clearTimeout(timer);
+    await Promise.all([bot, poller, ...leftovers].map((c) => c.end().catch(() => undefined)));
+    stopAll();
+  }
+}
+
+main().then(
+  () => process.exit(0),
+  (err: unknown) => { console.error(`bench failed: ${(err as Error).stack ?? String(err)}`); process.exit(1); },
+);
