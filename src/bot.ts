@@ -11,6 +11,7 @@ import { createLogger, type Logger } from './log.js';
 import { defaultRegistry } from './runbooks/index.js';
 import { Notifier } from './slack/notifier.js';
 import { openStatePool } from './store/db.js';
+import { DbopsError } from './errors.js';
 import { migrate } from './store/migrations.js';
 
 export type Role = 'all' | 'web' | 'worker';
@@ -43,6 +44,15 @@ export async function startBot(config: AppConfig, opts: StartOptions = {}): Prom
   await migrate(pool);
   const conn = { url: config.redisUrl, prefix: config.queuePrefix };
   const queue = new RunQueue(conn);
+  // Before start-up succeeds, an unreachable Redis is reported once (below), not once per retry.
+  let up = false;
+  queue.queue.on('error', (err) => up && log.warn({ err: err.message }, 'redis connection error'));
+  if (!(await queue.ping(3000))) {
+    await queue.close().catch(() => undefined);
+    await pool.end().catch(() => undefined);
+    const u = new URL(config.redisUrl);
+    throw new DbopsError('config', `REDIS_URL: cannot reach Redis at ${u.hostname}:${u.port || 6379}. Start Redis or point REDIS_URL at it.`);
+  }
   const apiOpts = config.slackApiUrl ? { slackApiUrl: config.slackApiUrl } : {};
   // Progress has its own client that rejects (not waits on) rate limits: the notifier reschedules.
   const progressClient = new WebClient(config.slackBotToken, { ...apiOpts, rejectRateLimitedCalls: true, retryConfig: { retries: 0 } });
@@ -91,6 +101,7 @@ export async function startBot(config: AppConfig, opts: StartOptions = {}): Prom
       if (addr && typeof addr === 'object') port = addr.port;
     }
   }
+  up = true;
   log.info({ role, port }, 'dbops started');
 
   let stopped: Promise<void> | undefined;

@@ -35,7 +35,8 @@ export interface SignalOptions {
   timeoutMs?: number;
 }
 
-interface Row { pid: number; verdict: string; ok: boolean | null; waited: number | null }
+/** res = [ms waited for, 1 if the signal function returned true] for signalled rows */
+interface Row { pid: number; verdict: string; res: [number, number] | null }
 
 /**
  * Signals exactly the approved sessions in ONE statement. A row is signalled only if its pid still
@@ -66,12 +67,13 @@ export async function signalSessions(
   const waitMs = Math.max(0, Math.floor(opts.timeoutMs ?? 0));
   const canWait = mode === 'terminate' && waitMs > 0 && (await serverVersionNum(client)) >= 140000;
   const signal =
-    mode === 'cancel' ? 'pg_cancel_backend(v.live)'
-    : canWait ? 'pg_terminate_backend(v.live, x.w)'
-    : 'pg_terminate_backend(v.live)';
-  // Remaining budget, recomputed per row (clock_timestamp is volatile): waits stop when it runs out.
-  const waitExpr = canWait
-    ? `greatest(0, (SELECT budget FROM budget) - floor(extract(epoch FROM clock_timestamp() - statement_timestamp()) * 1000))::bigint`
+    mode === 'cancel' ? 'pg_cancel_backend(q.live)'
+    : canWait ? 'pg_terminate_backend(q.live, q.w)'
+    : 'pg_terminate_backend(q.live)';
+  // Remaining budget in ms: clock_timestamp() is volatile, and the sub-select holding it is correlated
+  // (it carries v.live), so it is re-read for every row rather than computed once for the statement.
+  const remExpr = canWait
+    ? `((SELECT budget FROM budget) - floor(extract(epoch FROM clock_timestamp() - statement_timestamp()) * 1000))::bigint`
     : '0::bigint';
   const cancelCheck = mode === 'cancel'
     ? `WHEN c.state IS DISTINCT FROM 'active' OR c.live_qs IS DISTINCT FROM c.query_start
@@ -111,14 +113,17 @@ WITH approved AS (
       ELSE 'go' END AS verdict
     FROM c
 )
--- LATERAL with a volatile target list is not flattened: per approved row, the wait budget is read
--- once and the signal sent right after, only for rows that passed every check.
-SELECT v.pid, v.verdict, s.waited, s.ok
-  FROM v LEFT JOIN LATERAL (
-    SELECT x.w::float8 AS waited, ${signal} AS ok
-      FROM (SELECT ${waitExpr} AS w) x
-     WHERE v.verdict = 'go'
-  ) s ON true
+-- Per approved row that passed every check, a correlated sub-select (re-run for each row, since it
+-- references v.live) reads the remaining wait budget once and sends the signal with it.
+SELECT v.pid, v.verdict,
+       CASE WHEN v.verdict = 'go' THEN (
+         SELECT ARRAY[q.w::float8, CASE WHEN ${signal} THEN 1 ELSE 0 END::float8]
+           -- the server checks for the exit at 0, 100, 200 … ms and not after its last sleep, so a
+           -- wait under ~100 ms cannot confirm anything: with less than 150 ms left, don't wait
+           FROM (SELECT CASE WHEN r.rem >= 150 THEN r.rem ELSE 0 END AS w, r.live
+                   FROM (SELECT ${remExpr} AS rem, v.live AS live) r) q
+       ) END AS res
+  FROM v
  ORDER BY v.ord`;
 
   const r = await client.query<Row>(sql, [
@@ -135,8 +140,8 @@ function toResult(mode: SignalMode, row: Row): SignalResult {
   const { pid, verdict } = row;
   if (verdict.startsWith('gone:')) return { pid, outcome: 'already_gone', reason: verdict.slice(5) };
   if (verdict.startsWith('refuse:')) return { pid, outcome: 'refused', reason: verdict.slice(7) };
-  const waited = row.waited ?? 0;
-  if (row.ok) {
+  const waited = row.res?.[0] ?? 0;
+  if (row.res?.[1] === 1) {
     return mode === 'cancel' ? { pid, outcome: 'cancelled' } : { pid, outcome: 'terminated', confirmed: waited > 0 };
   }
   // false after the pre-checks: the process vanished between snapshot and signal, or (waiting) it was

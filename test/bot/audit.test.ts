@@ -1,0 +1,55 @@
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { adminQuery, createTestDatabase } from '../helpers/db.js';
+import { eventually, OPS, REQUESTER, startTestBot, stateQuery, targetsYaml, textOf, type TestBot } from '../helpers/bot.js';
+
+let tb: TestBot;
+let target: Awaited<ReturnType<typeof createTestDatabase>>;
+
+beforeAll(async () => {
+  target = await createTestDatabase('audit');
+  tb = await startTestBot({ targets: targetsYaml({ demo: `environment: staging\nengine: self-hosted\nurl: ${target.url}` }) });
+});
+afterAll(async () => {
+  await tb?.stop();
+  await target?.drop();
+});
+
+async function ask(text: string): Promise<string> {
+  const before = tb.fake.callsOf('response_url').length;
+  await tb.wire.slashCommand({ text, userId: REQUESTER, channelId: OPS });
+  const call = await eventually(() => tb.fake.callsOf('response_url')[before], 15_000, `reply to ${text}`);
+  return textOf(call.args as never);
+}
+
+it('/db runs, /db run <id> and /db audit show what happened', async () => {
+  await ask('analyze demo');
+  const id = await eventually(async () => (await stateQuery(tb, `SELECT id FROM runs WHERE runbook = 'analyze' AND state = 'succeeded'`)).rows[0]?.id as string | undefined, 20_000, 'analyze done');
+  const runs = await ask('runs demo');
+  expect(runs).toContain(id);
+  expect(runs).toContain('ANALYZE the whole database on demo');
+  expect(runs).toContain('succeeded');
+  const one = await ask(`run ${id}`);
+  expect(one).toContain(`Run ${id}`);
+  expect(one).toMatch(/:white_check_mark: Run ANALYZE on the whole database/);
+  const audit = await ask('audit demo --since 1h');
+  expect(audit).toMatch(/request.*demo/);
+  expect(audit).toMatch(/finish.*succeeded/);
+  expect(await ask('run r_000000000000')).toMatch(/No run `r_000000000000`/);
+});
+
+it('/db audit verify checks the hash chain and reports a row altered in the database', async () => {
+  expect(await ask('audit verify')).toMatch(/Audit chain verified: \d+ row/);
+  // The table refuses updates; someone with superuser rights goes around the trigger.
+  await adminQuery(`SELECT 1`);
+  await stateQuery(tb, `ALTER TABLE audit DISABLE TRIGGER audit_no_update`);
+  const victim = (await stateQuery(tb, `SELECT id FROM audit ORDER BY id LIMIT 1 OFFSET 1`)).rows[0].id;
+  await stateQuery(tb, `UPDATE audit SET outcome = 'nothing to see' WHERE id = $1`, [victim]);
+  await stateQuery(tb, `ALTER TABLE audit ENABLE TRIGGER audit_no_update`);
+  const report = await ask('audit verify');
+  expect(report).toMatch(new RegExp(`BROKEN at row ${victim}: content does not match its hash`));
+});
+
+it('the audit table itself refuses updates and deletes', async () => {
+  await expect(stateQuery(tb, `DELETE FROM audit`)).rejects.toThrow(/append-only/);
+  await expect(stateQuery(tb, `UPDATE audit SET actor = 'x'`)).rejects.toThrow(/append-only/);
+});

@@ -1,0 +1,121 @@
+import { spawn } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { FakeSlack, SlackWire } from '../harness/index.js';
+import { adminQuery, connect, createTestDatabase, redisPrefix } from '../helpers/db.js';
+import { eventually, OPS, REQUESTER, SIGNING_SECRET, targetsYaml } from '../helpers/bot.js';
+
+function run(env: Record<string, string>, args: string[] = []) {
+  return new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
+    const child = spawn(process.execPath, ['dist/src/main.js', ...args], { env: { PATH: process.env.PATH!, ...env } });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    child.on('exit', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+const freePort = () =>
+  new Promise<number>((resolve) => {
+    const s = createServer();
+    s.listen(0, '127.0.0.1', () => {
+      const p = (s.address() as { port: number }).port;
+      s.close(() => resolve(p));
+    });
+  });
+
+let dir: string;
+beforeAll(() => {
+  dir = mkdtempSync(join(tmpdir(), 'dbops-proc-'));
+});
+
+it('missing or invalid config stops start-up with one clear line per problem, no stack trace', async () => {
+  const bad = join(dir, 'bad.yaml');
+  writeFileSync(bad, 'incidentChannel: nope\ntargets:\n  x:\n    engine: oracle\n    environment: prod\n    url: ${UNSET_URL_VAR}\n');
+  const r = await run({ DBOPS_TARGETS: bad, PORT: 'abc' });
+  expect(r.code).toBe(1);
+  const lines = r.stderr.trim().split('\n');
+  expect(lines.every((l) => l.startsWith('dbops: config: '))).toBe(true);
+  expect(r.stderr).toContain('SLACK_BOT_TOKEN: required');
+  expect(r.stderr).toContain('SLACK_SIGNING_SECRET: required');
+  expect(r.stderr).toContain('PORT:');
+  expect(r.stderr).toContain('incidentChannel: must be a Slack channel id');
+  expect(r.stderr).toMatch(/targets\.x\.engine/);
+  expect(r.stderr).not.toMatch(/\n\s+at /);
+  const missing = await run({ SLACK_BOT_TOKEN: 'xoxb-1', SLACK_SIGNING_SECRET: 's', DBOPS_TARGETS: join(dir, 'nope.yaml') });
+  expect(missing.code).toBe(1);
+  expect(missing.stderr.trim()).toBe(`dbops: config: DBOPS_TARGETS: cannot read targets file ${join(dir, 'nope.yaml')} (set DBOPS_TARGETS to its path)`);
+});
+
+it('unreachable state DB is one line, exit 1', async () => {
+  const t = join(dir, 'ok.yaml');
+  writeFileSync(t, targetsYaml({ demo: 'environment: staging\nengine: self-hosted\nurl: postgres://127.0.0.1/x' }));
+  const r = await run({ SLACK_BOT_TOKEN: 'xoxb-1', SLACK_SIGNING_SECRET: 's', DBOPS_TARGETS: t, DATABASE_URL: 'postgres://postgres@127.0.0.1:1/dbops', PORT: '0' });
+  expect(r.code).toBe(1);
+  expect(r.stderr.trim().split('\n')).toHaveLength(1);
+  expect(r.stderr).toMatch(/^dbops: cannot start: DATABASE_URL: cannot connect/);
+});
+
+let fake: FakeSlack;
+let target: Awaited<ReturnType<typeof createTestDatabase>>;
+let state: Awaited<ReturnType<typeof createTestDatabase>>;
+afterAll(async () => {
+  await fake?.close();
+  await target?.drop();
+  await state?.drop();
+});
+
+it('npm start serves /healthz and /readyz, and SIGTERM lets the running step finish, then exits 0', async () => {
+  fake = await FakeSlack.start();
+  target = await createTestDatabase('sigterm');
+  state = await createTestDatabase('sigstate');
+  await adminQuery(`ALTER DATABASE "${target.name}" SET vacuum_cost_delay = '10ms'`);
+  await adminQuery(`ALTER DATABASE "${target.name}" SET vacuum_cost_limit = 40`);
+  const c = await connect(target.url);
+  await c.query(`CREATE TABLE t (id int, p text) WITH (autovacuum_enabled = false); INSERT INTO t SELECT g, repeat('z', 200) FROM generate_series(1, 30000) g; DELETE FROM t WHERE id % 2 = 0`);
+  await c.end();
+  const t = join(dir, 'sig.yaml');
+  writeFileSync(t, targetsYaml({ demo: `environment: staging\nengine: self-hosted\nurl: ${target.url}` }));
+  const port = await freePort();
+  const child = spawn(process.execPath, ['dist/src/main.js'], {
+    env: { PATH: process.env.PATH!, SLACK_BOT_TOKEN: 'xoxb-1', SLACK_SIGNING_SECRET: SIGNING_SECRET, SLACK_API_URL: fake.apiUrl, DBOPS_TARGETS: t, DATABASE_URL: state.url, PORT: String(port), DBOPS_QUEUE_PREFIX: redisPrefix('sig'), LOG_LEVEL: 'warn' },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
+  const base = `http://127.0.0.1:${port}`;
+  await eventually(async () => (await fetch(`${base}/healthz`)).ok, 20_000, 'healthz');
+  const ready = await fetch(`${base}/readyz`);
+  expect(ready.status).toBe(200);
+  expect(await ready.json()).toMatchObject({ ok: true, checks: { redis: true, stateDb: true } });
+
+  const wire = new SlackWire({ botUrl: `${base}/slack/events`, signingSecret: SIGNING_SECRET, fake });
+  await wire.slashCommand({ text: 'vacuum demo t', userId: REQUESTER, channelId: OPS });
+  await eventually(async () => (await adminQuery(`SELECT 1 FROM pg_stat_progress_vacuum p JOIN pg_database d ON d.oid = p.datid WHERE d.datname = $1`, [target.name])).rowCount, 20_000, 'vacuum running');
+  child.kill('SIGTERM');
+  expect(await exited).toBe(0);
+  const s = await connect(state.url);
+  const row = (await s.query(`SELECT state FROM runs WHERE runbook = 'vacuum'`)).rows[0];
+  const vac = (await s.query(`SELECT state FROM run_steps WHERE name = 'vacuum'`)).rows[0];
+  await s.end();
+  // The step that was running finished before exit (the grace period covers it).
+  expect(vac.state).toBe('done');
+  expect(['running', 'succeeded']).toContain(row.state);
+}, 60_000);
+
+it('unreachable Redis is one line, exit 1', async () => {
+  const t = join(dir, 'ok2.yaml');
+  writeFileSync(t, targetsYaml({ demo: 'environment: staging\nengine: self-hosted\nurl: postgres://127.0.0.1/x' }));
+  const st = await createTestDatabase('noredis');
+  try {
+    const r = await run({ SLACK_BOT_TOKEN: 'xoxb-1', SLACK_SIGNING_SECRET: 's', DBOPS_TARGETS: t, DATABASE_URL: st.url, REDIS_URL: 'redis://127.0.0.1:1', PORT: '0' });
+    expect(r.code).toBe(1);
+    expect(r.stdout).toBe('');
+    expect(r.stderr.trim()).toBe('dbops: cannot start: REDIS_URL: cannot reach Redis at 127.0.0.1:1. Start Redis or point REDIS_URL at it.');
+  } finally {
+    await st.drop();
+  }
+});
