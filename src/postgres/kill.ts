@@ -28,9 +28,10 @@ export interface SignalOptions {
   /**
    * PG14+, terminate only: total ms to wait for sessions to exit, via pg_terminate_backend(pid, timeout).
    * The server polls each pid every 100 ms, so waiting costs ≥100 ms per session and delays the signals
-   * after it: rows are served in order while the budget lasts (capped at half the session's
-   * statement_timeout, so the report is never lost to a timeout), then the rest are signalled without
-   * waiting (confirmed: false). Default 0: signal all at once, confirm by polling pg_stat_activity.
+   * after it: rows wait while at least 150 ms of the budget is left (the budget is capped at half the
+   * session's statement_timeout, so the report is never lost to a timeout); the rest are signalled
+   * without waiting (confirmed: false). Default 0: signal all at once, confirm by polling
+   * pg_stat_activity (what bench/kill.ts measures).
    */
   timeoutMs?: number;
 }

@@ -65,6 +65,23 @@ describe('signalSessions terminate', () => {
     expect(await alivePids(pids)).toEqual([]); // no polling needed: the server waited
   });
 
+  it('the wait budget is capped by statement_timeout: the report is never lost, the rest are signalled unawaited', async () => {
+    const victims = await Promise.all(Array.from({ length: 8 }, () => open('budget')));
+    const pids = await Promise.all(victims.map(pidOf));
+    const tight = await openTargetSession(db.url, { statementTimeoutMs: 600 }); // budget = 300 ms
+    try {
+      const results = await signalSessions(tight, 'terminate', await approvalsFor('budget'), { timeoutMs: 60_000 });
+      // terminated, or (a slow exit on a busy machine) honestly reported as not confirmed
+      for (const r of results) if (r.outcome !== 'terminated') expect(r).toMatchObject({ outcome: 'refused', reason: expect.stringMatching(/not exited/) });
+      const confirmed = results.filter((r) => r.confirmed).length;
+      expect(confirmed).toBeGreaterThanOrEqual(1);
+      expect(confirmed).toBeLessThan(8); // ≈100 ms each: the 300 ms budget runs out first
+      await gone(pids);
+    } finally {
+      await tight.end();
+    }
+  });
+
   it('pid reuse guard: a closed approved session is already_gone; a new session with that pid is never touched', async () => {
     const old = [await open('reuse'), await open('reuse')];
     const approved = await approvalsFor('reuse');
