@@ -86,6 +86,8 @@ export interface BlockActionsOptions {
   viewId?: string;
   /** Extra fields merged into the action (e.g. selected_option for a select). */
   action?: Record<string, unknown>;
+  /** For a click inside a modal: the inputs' current values, as Slack sends them in view.state. */
+  viewState?: { values: Record<string, Record<string, unknown>> };
 }
 
 export interface ViewPayloadInput {
@@ -130,7 +132,8 @@ export class SlackWire {
     const triggerId = o.triggerId ?? fake?.issueTriggerId(o.userId, o.viewId) ?? randomTriggerId();
     let payload: Record<string, unknown>;
     if (o.viewId !== undefined) {
-      const view: Record<string, unknown> = fake?.viewStore.get(o.viewId)?.view ?? { id: o.viewId };
+      const stored: Record<string, unknown> = fake?.viewStore.get(o.viewId)?.view ?? { id: o.viewId };
+      const view = o.viewState ? { ...stored, state: o.viewState } : stored;
       const found = findElement(view.blocks, o.actionId);
       payload = blockActionsPayload(this.ws, {
         user,

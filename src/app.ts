@@ -5,6 +5,7 @@ import { registerActions } from './handlers/actions.js';
 import { registerCommand } from './handlers/command.js';
 import type { HandlerDeps } from './handlers/deps.js';
 import { registerModals } from './handlers/modals.js';
+import { registerKillModal } from './handlers/kill-modal.js';
 import type { Logger } from './log.js';
 
 
@@ -71,6 +72,7 @@ export function registerHandlers(app: InstanceType<typeof App>, deps: HandlerDep
   registerCommand(app, deps);
   registerActions(app, deps);
   registerModals(app, deps);
+  registerKillModal(app, deps);
   app.error(async (err) => {
     deps.log.error({ err: err.message, code: (err as { code?: string }).code }, 'unhandled bolt error');
   });

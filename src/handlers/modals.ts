@@ -8,6 +8,7 @@ import { approvalCard, errorMessage, type Message } from '../slack/messages.js';
 import { DENY_MODAL, readRunbookModal, RUNBOOK_MODAL, runbookModal, type ModalMeta } from '../slack/views.js';
 import { listApprovals } from '../store/approvals.js';
 import type { HandlerDeps } from './deps.js';
+import { readKillModal } from '../slack/kill-modal.js';
 
 /** Custom modals by runbook `modal` name (e.g. kill with a live preview); others get the generic one. */
 export type ModalBuilder = (deps: HandlerDeps, cmd: Extract<Command, { kind: 'runbook' }>, meta: ModalMeta) => Promise<Record<string, unknown>> | Record<string, unknown>;
@@ -33,7 +34,12 @@ export function registerModals(app: App, deps: HandlerDeps): void {
     const meta = JSON.parse(view.private_metadata || '{}') as ModalMeta;
     const user = body.user.id;
     const rb = deps.registry.get(meta.verb);
-    const { target: targetName, raw, reason } = readRunbookModal(view.state.values as never);
+    const read = meta.verb === 'kill' ? readKillModal(view.state.values as never) : readRunbookModal(view.state.values as never, rb);
+    const { target: targetName, raw, reason, errors } = read;
+    if (Object.keys(errors).length) {
+      await ack({ response_action: 'errors', errors });
+      return;
+    }
     const target = targetName ? deps.targets.targets.get(targetName) : undefined;
     if (!rb || !target) {
       await ack({ response_action: 'errors', errors: { 'arg:target': 'Choose a target from the list.' } });
@@ -46,7 +52,8 @@ export function registerModals(app: App, deps: HandlerDeps): void {
       // Point at the field the error names (`name`: …) when there is one.
       const msg = userMessageOf(err);
       const field = /^`([a-z_]+)`/.exec(msg)?.[1];
-      const blockId = field && view.blocks.some((b) => b.block_id === `arg:${field}`) ? `arg:${field}` : 'arg:target';
+      const candidates = field ? [`arg:${field}`, field === 'what' ? 'arg:pids' : ''] : [];
+      const blockId = candidates.find((id) => id && view.blocks.some((b) => b.block_id === id)) ?? 'arg:target';
       await ack({ response_action: 'errors', errors: { [blockId]: msg.slice(0, 300) } });
       return;
     }

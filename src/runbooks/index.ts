@@ -1,11 +1,14 @@
 import { analyze } from './analyze.js';
+import { connections } from './connections.js';
+import { cancel, kill } from './kill.js';
+import { locks } from './locks.js';
 import { Registry } from './registry.js';
 import type { Runbook } from './runbook.js';
 import { status } from './status.js';
 import { vacuum } from './vacuum.js';
 
 /** Every runbook the bot offers; help lists exactly these (plus the meta verbs). */
-export const RUNBOOKS: Runbook[] = [status, vacuum, analyze];
+export const RUNBOOKS: Runbook[] = [status, connections, locks, vacuum, analyze, cancel, kill];
 
 export function defaultRegistry(): Registry {
   return new Registry(RUNBOOKS);

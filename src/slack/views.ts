@@ -1,4 +1,6 @@
 import type { TargetsConfig } from '../config.js';
+import { parseDuration } from '../commands/duration.js';
+import type { DbopsError } from '../errors.js';
 import type { Runbook } from '../runbooks/runbook.js';
 import { LIMITS, truncate, type Block } from './blocks.js';
 
@@ -75,15 +77,18 @@ export function denyModal(runId: string, summary: string): Record<string, unknow
   };
 }
 
-type StateValues = Record<string, Record<string, { type: string; value?: string | null; selected_option?: { value: string } | null; selected_options?: Array<{ value: string }> }>>;
+export type StateValues = Record<string, Record<string, { type: string; value?: string | null; selected_option?: { value: string } | null; selected_options?: Array<{ value: string }> }>>;
 
 /** Reads a submitted runbook modal back into the same raw shape the slash-command parser builds. */
-export function readRunbookModal(values: StateValues): { target?: string; raw: Record<string, unknown>; reason?: string } {
+export function readRunbookModal(values: StateValues, rb?: Runbook): { target?: string; raw: Record<string, unknown>; reason?: string; errors: Record<string, string> } {
+  const errors: Record<string, string> = {};
   const raw: Record<string, unknown> = {};
+  const rest = new Set(rb?.grammar.positionals.filter((p) => p.rest).map((p) => p.name));
   let target: string | undefined;
   let reason: string | undefined;
   for (const [blockId, actions] of Object.entries(values)) {
-    const a = actions.value;
+    // One input per block; its action_id varies (e.g. dispatching inputs), so take the first.
+    const a = Object.values(actions)[0];
     if (!a) continue;
     if (blockId === 'flags:bool') {
       for (const o of a.selected_options ?? []) raw[o.value] = true;
@@ -91,10 +96,17 @@ export function readRunbookModal(values: StateValues): { target?: string; raw: R
     }
     const name = blockId.replace(/^arg:/, '');
     const v = a.selected_option?.value ?? a.value ?? undefined;
-    if (v === undefined || v === null || v === '') continue;
+    if (v === undefined || v === null || v.trim() === '') continue;
     if (name === 'target') target = v;
-    else if (name === 'reason') reason = v;
-    else raw[name] = v;
+    else if (name === 'reason') reason = v.trim();
+    else if (rest.has(name)) raw[name] = v.trim().split(/[\s,]+/);
+    else if (rb?.grammar.flags[name]?.kind === 'duration') {
+      try {
+        raw[name] = parseDuration(v, name);
+      } catch (err) {
+        errors[blockId] = (err as DbopsError).userMessage ?? 'not a duration, like 10m';
+      }
+    } else raw[name] = v.trim();
   }
-  return { ...(target ? { target } : {}), raw, ...(reason ? { reason } : {}) };
+  return { ...(target ? { target } : {}), raw, ...(reason ? { reason } : {}), errors };
 }

@@ -1,0 +1,57 @@
+import type { App, BlockAction } from '@slack/bolt';
+import { validateArgs } from '../commands/parse.js';
+import { userMessageOf } from '../errors.js';
+import { withTargetSession } from '../postgres/session.js';
+import { captureSessions } from '../runbooks/capture.js';
+import { sessionTable } from '../runbooks/session-render.js';
+import { esc } from '../slack/blocks.js';
+import { KILL_PREVIEW_ACTION, killModal, killStateFrom, readKillModal, type KillModalState } from '../slack/kill-modal.js';
+import type { StateValues } from '../slack/views.js';
+import type { HandlerDeps } from './deps.js';
+import { customModals } from './modals.js';
+
+/** "How many sessions match right now", computed with the same capture the plan uses. */
+async function preview(deps: HandlerDeps, s: KillModalState): Promise<string> {
+  const target = s.target ? deps.targets.targets.get(s.target) : undefined;
+  if (!target) return '_Choose a target to see how many sessions match._';
+  const kill = deps.registry.get('kill')!;
+  const { raw, errors } = readKillModal({
+    'arg:selector': { v: { type: 'static_select', selected_option: s.selector ? { value: s.selector } : null } },
+    'arg:pids': { v: { type: 'plain_text_input', value: s.pids ?? null } },
+    'arg:older-than': { v: { type: 'plain_text_input', value: s.olderThan ?? null } },
+    'arg:app': { v: { type: 'plain_text_input', value: s.app ?? null } },
+    'arg:user': { v: { type: 'plain_text_input', value: s.user ?? null } },
+    ...(s.includeSuperusers ? { 'flags:bool': { v: { type: 'checkboxes', selected_options: [{ value: 'include-superusers' }] } } } : {}),
+  } as StateValues);
+  const firstError = Object.values(errors)[0];
+  if (firstError) return `_${esc(firstError)}_`;
+  try {
+    const args = validateArgs(kill, raw) as Parameters<typeof captureSessions>[2];
+    const cap = await withTargetSession(target.url, (c) => captureSessions(c, target, args), { statementTimeoutMs: 3000 }, `target ${target.name}`);
+    const n = cap.sessions.length;
+    return `*Matching now: ${n} session${n === 1 ? '' : 's'}*${n ? `\n\`\`\`${esc(sessionTable(cap.sessions, 8))}\`\`\`` : ''}${cap.notEligible.length ? `\n_Not found or protected: ${cap.notEligible.slice(0, 10).join(', ')}_` : ''}`;
+  } catch (err) {
+    return `_${esc(userMessageOf(err))}_`;
+  }
+}
+
+export function registerKillModal(app: App, deps: HandlerDeps): void {
+  customModals.set('kill', async (d, cmd, meta) => {
+    const s: KillModalState = { target: cmd.target.name, ...(cmd.reason ? { reason: cmd.reason } : {}) };
+    return killModal(d.targets, s, meta, await preview(d, s));
+  });
+
+  app.action<BlockAction>(KILL_PREVIEW_ACTION, async ({ ack, body }) => {
+    await ack();
+    const view = body.view;
+    if (!view) return;
+    const s = killStateFrom(view.state.values as StateValues);
+    const meta = JSON.parse(view.private_metadata || '{}');
+    try {
+      await deps.client.views.update({ view_id: view.id, hash: view.hash, view: killModal(deps.targets, s, meta, await preview(deps, s)) as never });
+    } catch (err) {
+      // hash_conflict: a newer keystroke already updated the view; that update carries the newer preview.
+      deps.log.debug({ err: (err as Error).message }, 'kill preview update skipped');
+    }
+  });
+}
