@@ -6,6 +6,21 @@ import pg from 'pg';
 /** application_name of the sandbox's own admin sessions (protected from kill in the targets file). */
 export const SANDBOX_APP = 'dbops-sandbox';
 
+/**
+ * The role demo sessions log in as: not a superuser, because dbops leaves superuser sessions alone
+ * by default (and real applications should not be superusers either).
+ */
+export const DEMO_ROLE = 'dbops_demo_app';
+const DEMO_ROLE_PASSWORD = 'dbops-demo';
+
+/** `demoUrl` logged in as the demo application role. */
+export function demoAppUrl(demoUrl: string): string {
+  const u = new URL(demoUrl);
+  u.username = DEMO_ROLE;
+  u.password = DEMO_ROLE_PASSWORD;
+  return u.toString();
+}
+
 /** The same server as `url`, another database. */
 export function withDatabase(url: string, database: string): string {
   const u = new URL(url);
@@ -52,6 +67,7 @@ export async function ensureDemoDatabase(demoUrl: string, rows = 60_000): Promis
     await c.query(`ALTER DATABASE ${c.escapeIdentifier(name)} SET vacuum_cost_delay = '5ms'`);
     await c.query(`ALTER DATABASE ${c.escapeIdentifier(name)} SET vacuum_cost_limit = 100`);
     await c.query(SCHEMA);
+    await ensureDemoRole(c, name);
     await c.query('TRUNCATE orders, customers RESTART IDENTITY');
     await c.query("INSERT INTO customers (name, email) SELECT 'Customer ' || g, 'customer' || g || '@example.test' FROM generate_series(1, 500) g");
     await c.query(
@@ -63,6 +79,25 @@ export async function ensureDemoDatabase(demoUrl: string, rows = 60_000): Promis
     await c.query("UPDATE orders SET status = 'shipped' WHERE id % 3 = 0");
     await c.query('DELETE FROM orders WHERE id % 5 = 0');
   });
+}
+
+/** Roles are cluster-wide and tests start sandboxes in parallel: creation may race, which is fine. */
+async function ensureDemoRole(c: pg.Client, database: string): Promise<void> {
+  const role = c.escapeIdentifier(DEMO_ROLE);
+  for (let attempt = 0; ; attempt++) {
+    try {
+      const exists = await c.query('SELECT 1 FROM pg_roles WHERE rolname = $1', [DEMO_ROLE]);
+      if (!exists.rowCount) await c.query(`CREATE ROLE ${role} LOGIN PASSWORD ${c.escapeLiteral(DEMO_ROLE_PASSWORD)}`);
+      await c.query(`GRANT CONNECT ON DATABASE ${c.escapeIdentifier(database)} TO ${role}`);
+      await c.query(`GRANT USAGE ON SCHEMA public TO ${role}`);
+      await c.query(`GRANT SELECT, INSERT, UPDATE, DELETE ON orders, customers TO ${role}`);
+      return;
+    } catch (err) {
+      const code = (err as { code?: string }).code;
+      if (attempt >= 3 || (code !== '42710' && code !== '23505' && code !== 'XX000')) throw err;
+      await new Promise((r) => setTimeout(r, 50 + Math.random() * 100));
+    }
+  }
 }
 
 const SCHEMA = `

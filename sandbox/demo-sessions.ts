@@ -3,6 +3,7 @@
 // pair (one transaction holds a row lock, another waits for it). Held by the sandbox process.
 import { EventEmitter } from 'node:events';
 import pg from 'pg';
+import { SANDBOX_APP } from './demo-db.js';
 
 export const DEMO_APP = 'demo-app';
 export type DemoKind = 'idle' | 'idle-in-transaction' | 'blocking';
@@ -81,7 +82,7 @@ export class DemoSessions {
   }
 
   private async waitUntilBlocked(pid: number): Promise<void> {
-    const probe = new pg.Client({ connectionString: this.url, application_name: 'dbops-sandbox' });
+    const probe = new pg.Client({ connectionString: this.url, application_name: SANDBOX_APP });
     probe.on('error', () => undefined);
     await probe.connect();
     try {

@@ -5,7 +5,7 @@ import { randomBytes } from 'node:crypto';
 import { createWriteStream, mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { createLogger, loadConfig, startBot, type AppConfig, type RunningBot } from '../src/index.js';
-import { ensureDemoDatabase, withDatabase } from './demo-db.js';
+import { demoAppUrl, ensureDemoDatabase, withDatabase } from './demo-db.js';
 import { DemoSessions } from './demo-sessions.js';
 import { FakeSlack } from './fake-slack/server.js';
 import { PUBLIC_DIR, TARGETS_FILE } from './paths.js';
@@ -74,7 +74,7 @@ export async function startSandbox(o: SandboxOptions = {}): Promise<RunningSandb
     cleanup.push(() => bot.stop());
     const wire = new SlackWire({ botUrl: `${bot.url}/slack/events`, signingSecret, fake });
 
-    const demo = new DemoSessions(demoUrl);
+    const demo = new DemoSessions(demoAppUrl(demoUrl));
     cleanup.push(() => demo.close());
     const approvers = [...new Set([...config.targets.approvers, ...[...config.targets.targets.values()].flatMap((t) => t.approvers)])];
     const web = await startWebServer({ fake, wire, demo, publicDir: PUBLIC_DIR, users: DEMO_USERS, approvers, port: o.webPort ?? 3000 });

@@ -32,7 +32,7 @@ function redraw() {
     drawSidebar();
     drawMessages($('messages'), ws.topLevel(ui.channel, ui.me), false);
     drawThread();
-    modals.show(ws.topView(ui.me));
+    modals.show(ws.topView(ui.me)?.view);
     ui.flash.clear();
   });
 }

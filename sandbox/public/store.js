@@ -50,7 +50,7 @@ export class Workspace {
     return this.visible(channel, me).filter((m) => m.ts === ts || m.thread_ts === ts);
   }
 
-  /** The modal on top for `me`: the newest open view shown to them. */
+  /** The modal on top for `me`: the newest open StoredView ({ id, user, view }) shown to them. */
   topView(me) {
     const mine = [...this.views.values()].filter((v) => !v.user || v.user === me);
     return mine.sort((a, b) => (a.id < b.id ? -1 : 1)).at(-1);

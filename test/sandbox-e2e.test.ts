@@ -1,0 +1,193 @@
+// The sandbox in a real browser: Debian's Chromium driven by playwright-core against the page,
+// with the real bot, the fake Slack, Redis and a demo database behind it. One person requests,
+// watches live progress, and approves as someone else. Screenshots go to test-artifacts/.
+import { mkdtempSync, mkdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { chromium, type BrowserContext, type Locator, type Page } from 'playwright-core';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { defaultRegistry } from '../src/runbooks/index.js';
+import { dropDemoDatabase } from '../sandbox/demo-db.js';
+import { startSandbox, type RunningSandbox } from '../sandbox/sandbox.js';
+import { adminQuery, redisPrefix, urlFor } from './helpers/db.js';
+import { CHROMIUM, CHROMIUM_ARGS } from './helpers/browser.js';
+
+const ARTIFACTS = join(process.cwd(), 'test-artifacts');
+const suffix = Math.random().toString(36).slice(2, 8);
+const STATE_DB = `dbops_sbx_${suffix}`;
+const DEMO_DB = `dbops_sbx_demo_${suffix}`;
+// The colleague's kill runbook, once it exists, is the destructive example; until then VACUUM FULL.
+const HAS_KILL = defaultRegistry().get('kill') !== undefined;
+
+let sandbox: RunningSandbox;
+let context: BrowserContext;
+let page: Page;
+let userDataDir: string;
+
+const shot = (name: string) => page.screenshot({ path: join(ARTIFACTS, `sandbox-${name}.png`) });
+const messages = () => page.locator('#messages .message');
+const thread = () => page.locator('#thread-messages .message');
+
+async function send(text: string): Promise<void> {
+  await page.fill('#composer-input', text);
+  await page.press('#composer-input', 'Enter');
+}
+
+async function openChannel(name: string): Promise<void> {
+  await page.locator('#channels button', { hasText: `# ${name}` }).click();
+  await expect.poll(() => page.textContent('#channel-name')).toBe(`# ${name}`);
+}
+
+async function asUser(id: string): Promise<void> {
+  await page.selectOption('#user-switcher', id);
+}
+
+/** Distinct texts a locator shows until `until` resolves. */
+async function textsUntil(target: Locator, until: Promise<unknown>): Promise<string[]> {
+  const seen: string[] = [];
+  let done = false;
+  void until.finally(() => (done = true));
+  while (!done) {
+    const text = await target.textContent({ timeout: 200 }).catch(() => null);
+    if (text && seen.at(-1) !== text) seen.push(text);
+    await page.waitForTimeout(50);
+  }
+  const last = await target.textContent().catch(() => null);
+  if (last && seen.at(-1) !== last) seen.push(last);
+  return seen;
+}
+
+beforeAll(async () => {
+  mkdirSync(ARTIFACTS, { recursive: true });
+  sandbox = await startSandbox({
+    env: {
+      REDIS_URL: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379',
+      DATABASE_URL: urlFor(STATE_DB),
+      DEMO_URL: urlFor(DEMO_DB),
+      DBOPS_QUEUE_PREFIX: redisPrefix('sandbox'),
+      LOG_LEVEL: 'warn',
+    },
+    webPort: 0,
+  });
+  userDataDir = mkdtempSync(join(tmpdir(), 'dbops-chromium-'));
+  context = await chromium.launchPersistentContext(userDataDir, { executablePath: CHROMIUM, args: CHROMIUM_ARGS, headless: true, viewport: { width: 1440, height: 900 } });
+  page = context.pages()[0] ?? (await context.newPage());
+  const errors: string[] = [];
+  page.on('pageerror', (e) => errors.push(e.message));
+  page.on('console', (m) => m.type() === 'warning' && m.text().includes('render errors') && errors.push(m.text()));
+  (page as unknown as { jsErrors: string[] }).jsErrors = errors;
+  await page.goto(sandbox.url);
+  await page.waitForSelector('body[data-ready="true"]');
+});
+
+afterEach(async (ctx) => {
+  if (ctx.task.result?.state === 'fail') await shot(`failed-${ctx.task.name.split(':')[0]!.replace(/\W+/g, '-')}`).catch(() => undefined);
+});
+
+afterAll(async () => {
+  await context?.close();
+  await sandbox?.stop();
+  if (userDataDir) rmSync(userDataDir, { recursive: true, force: true });
+  await dropDemoDatabase(urlFor(DEMO_DB)).catch(() => undefined);
+  await adminQuery('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1', [STATE_DB]).catch(() => undefined);
+  await adminQuery(`DROP DATABASE IF EXISTS "${STATE_DB}"`).catch(() => undefined);
+});
+
+describe('sandbox in Chromium', () => {
+  it('shows the workspace: channels from the targets file, three demo users', async () => {
+    await expect.poll(() => page.locator('#channels li').allTextContents()).toEqual(['# ops', '# incidents']);
+    const users = await page.locator('#user-switcher option').allTextContents();
+    expect(users).toEqual(['Riley Requester (approver)', 'Alex Approver (approver)', 'Sam Bystander']);
+  });
+
+  it('vacuum: the progress message changes live and the result lands in the thread', async () => {
+    await openChannel('ops');
+    await send('/db vacuum demo orders');
+    const request = messages().filter({ hasText: 'VACUUM public.orders on demo —' }).last();
+    await request.locator('.replies').waitFor({ timeout: 20_000 });
+    await request.locator('.replies').click();
+    const progress = thread().nth(1);
+    const result = thread().filter({ hasText: 'dead tuples' }).filter({ hasText: '→ 0' });
+    const seen = await textsUntil(progress, result.waitFor({ timeout: 30_000 }));
+    await shot('vacuum-done');
+
+    expect(seen.length, `progress texts seen: ${JSON.stringify(seen)}`).toBeGreaterThanOrEqual(2);
+    expect(seen.at(-1)).toMatch(/100%/);
+    await expect.poll(() => request.textContent(), { timeout: 10_000 }).toContain('succeeded');
+    expect(await progress.locator('.edited-tag').count()).toBe(1);
+  });
+
+  it('missing arguments open a modal: required fields, the bot\'s field errors, then the request', async () => {
+    await send('/db vacuum demo');
+    const modal = page.locator('#modal-root form.modal');
+    await modal.waitFor({ timeout: 10_000 });
+    expect(await modal.locator('.modal-header h2').textContent()).toBe('/db vacuum');
+    expect(await modal.locator('select[data-block-id="arg:target"]').inputValue()).toBe('demo');
+    const submit = modal.locator('[data-modal="submit"]');
+    const tableError = modal.locator('.block[data-block-id="arg:table"] .field-error');
+
+    await submit.click();
+    await expect.poll(() => tableError.textContent()).toBe('Please complete this required field.');
+    await modal.locator('input[data-block-id="arg:table"]').fill('x'.repeat(301));
+    await submit.click();
+    await expect.poll(() => tableError.textContent()).toContain('too long');
+    await shot('modal-field-error');
+
+    await modal.locator('input[data-block-id="arg:table"]').fill('orders');
+    await modal.locator('label.choice', { hasText: '--analyze' }).locator('input').check();
+    await submit.click();
+    await page.locator('#modal-root').waitFor({ state: 'hidden', timeout: 10_000 });
+    await messages().filter({ hasText: /VACUUM ANALYZE public\.orders/ }).first().waitFor({ timeout: 10_000 });
+  });
+
+  it('destructive: the requester cannot approve, a bystander cannot approve, the approver can', async () => {
+    let check: () => Promise<void>;
+    if (HAS_KILL) {
+      await page.click('[data-demo="idle"]');
+      await page.click('[data-demo="idle"]');
+      await expect.poll(() => page.locator('#sessions li').allTextContents()).toEqual([expect.stringContaining('demo-app · idle'), expect.stringContaining('demo-app · idle')]);
+      await send('/db kill demo idle');
+      check = async () => {
+        await expect.poll(() => page.locator('#sessions li').allTextContents(), { timeout: 20_000 }).toEqual(['no demo sessions open']);
+        await openChannel('ops');
+        const answers = messages().filter({ hasText: 'matching session(s) of max_connections' });
+        const before = await answers.count();
+        await send('/db connections demo');
+        await expect.poll(() => answers.count(), { timeout: 10_000 }).toBe(before + 1);
+        expect(await answers.last().textContent()).not.toContain('demo-app');
+      };
+    } else {
+      await send('/db vacuum demo orders --full');
+      check = async () => {
+        await thread().filter({ hasText: 'VACUUM FULL' }).filter({ hasText: '✅' }).first().waitFor({ timeout: 30_000 });
+      };
+    }
+    await openChannel('incidents');
+    const pending = messages().filter({ has: page.locator('button[data-action-id="approval_approve"]') }).last();
+    await pending.waitFor({ timeout: 15_000 });
+    // The same message all along (chat.update keeps its ts), whatever it says later.
+    const card = page.locator(`#messages .message[data-ts="${await pending.getAttribute('data-ts')}"]`);
+    await shot('approval-card');
+
+    await card.locator('button[data-action-id="approval_approve"]').click();
+    const refusal = messages().filter({ hasText: 'you cannot approve it' });
+    await refusal.waitFor({ timeout: 10_000 });
+    expect(await refusal.first().textContent()).toContain('Only visible to you');
+    await shot('approve-refused-requester');
+
+    await asUser('U0BYSTANDER');
+    await expect.poll(() => refusal.count()).toBe(0); // ephemerals are per user
+    await card.locator('button[data-action-id="approval_approve"]').click();
+    await messages().filter({ hasText: 'not' }).filter({ hasText: 'Only visible to you' }).first().waitFor({ timeout: 10_000 });
+    await shot('approve-refused-bystander');
+
+    await asUser('U0APPROVER');
+    await card.locator('button[data-action-id="approval_approve"]').click();
+    await expect.poll(() => card.textContent(), { timeout: 15_000 }).toMatch(/approved by @Alex Approver/);
+    expect(await card.locator('button[data-action-id="approval_approve"]').count()).toBe(0);
+    await card.locator('.replies').click();
+    await check();
+    await shot('approved-result');
+    expect((page as unknown as { jsErrors: string[] }).jsErrors).toEqual([]);
+  });
+});
