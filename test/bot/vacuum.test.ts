@@ -29,7 +29,7 @@ beforeAll(async () => {
   target = await createTestDatabase('vacuum');
   // Throttle VACUUM in this database so the live progress can be observed mid-run.
   await adminQuery(`ALTER DATABASE "${target.name}" SET vacuum_cost_delay = '2ms'`);
-  await adminQuery(`ALTER DATABASE "${target.name}" SET vacuum_cost_limit = 20`);
+  await adminQuery(`ALTER DATABASE "${target.name}" SET vacuum_cost_limit = 5`);
   await makeBloatedTable('orders', 60_000);
   await targetQuery(`CREATE SCHEMA sales; CREATE TABLE sales."Big Orders" (id int) WITH (autovacuum_enabled = false); INSERT INTO sales."Big Orders" SELECT generate_series(1, 1000); DELETE FROM sales."Big Orders" WHERE id < 500`);
   tb = await startTestBot({ targets: targetsYaml({ demo: `environment: staging\nengine: self-hosted\nurl: ${target.url}` }) });
