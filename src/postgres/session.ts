@@ -35,6 +35,9 @@ export async function openTargetSession(url: string, limits: SessionLimits = {},
     await client.end().catch(() => undefined);
     const code = (err as { code?: string }).code;
     const timeout = /timeout/i.test(String((err as Error).message));
+    if (code === '53300') {
+      throw new DbopsError('target_unreachable', `${label} has no free connection slots (too many connections), so the bot cannot connect either. Reserve a slot for the bot's role (superuser_reserved_connections or a role connection limit elsewhere), or free slots from another client.`, { cause: err });
+    }
     throw new DbopsError(
       timeout ? 'target_timeout' : 'target_unreachable',
       timeout

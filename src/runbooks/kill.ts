@@ -9,7 +9,7 @@ import { sessionTable, summarizeSignals } from './session-render.js';
 
 /** Marks each terminated session confirmed once its (pid, backend_start) is gone, polling up to 5 s. */
 async function confirmGone(c: pg.Client, results: SignalResult[], approved: Identity[]): Promise<void> {
-  const pending = results.filter((r) => r.outcome === 'terminated');
+  const pending = results.filter((r) => r.outcome === 'terminated' && r.confirmed !== true);
   const start = new Map(approved.map((a) => [a.pid, a.backendStart]));
   const deadline = Date.now() + 5000;
   while (pending.length) {
@@ -96,7 +96,10 @@ function signalRunbook(mode: 'terminate' | 'cancel'): Runbook {
           session(async (c) => {
             // Signal all at once (one statement), then confirm by watching them leave pg_stat_activity:
             // waiting per session inside the statement costs ~100 ms each and would serialise a mass kill.
-            const results = await signalSessions(c, facts.mode, facts.sessions);
+            // Small sets: PG14+ confirms each exit inside the statement (pg_terminate_backend(pid, timeout),
+            // ~100 ms per session); large sets are signalled at once and confirmed by polling below.
+            const small = facts.mode === 'terminate' && facts.sessions.length <= 20;
+            const results = await signalSessions(c, facts.mode, facts.sessions, small ? { timeoutMs: 4000 } : {});
             if (facts.mode === 'terminate') await confirmGone(c, results, facts.sessions);
             return { results };
           }),
