@@ -22,6 +22,8 @@ export interface NotifierOptions {
   minIntervalMs?: number;
   /** Give up on a call after this many 429s/errors. Default 5. */
   maxAttempts?: number;
+  /** Workspace-wide spacing of chat.update (Tier 3, ~50/min). Default 1200 ms. */
+  updateIntervalMs?: number;
 }
 
 /**
@@ -36,6 +38,9 @@ export class Notifier {
   readonly #minInterval: number;
   readonly #maxAttempts: number;
   readonly #lanes = new Map<string, ChannelLane>();
+  readonly #updateInterval: number;
+  /** chat.update is limited per workspace, not per channel: one clock shared by all lanes. */
+  #nextUpdateAt = 0;
   #idleWaiters: Array<() => void> = [];
 
   constructor(client: WebClient, log: Logger, opts: NotifierOptions = {}) {
@@ -43,6 +48,7 @@ export class Notifier {
     this.#log = log;
     this.#minInterval = opts.minIntervalMs ?? 1000;
     this.#maxAttempts = opts.maxAttempts ?? 5;
+    this.#updateInterval = opts.updateIntervalMs ?? Math.max(this.#minInterval, 1200);
   }
 
   /** Posts a message (never dropped or merged); resolves with its ts, or undefined if Slack refused it. */
@@ -97,6 +103,12 @@ export class Notifier {
       while (lane.ops.length) {
         const wait = lane.notBefore - Date.now();
         if (wait > 0) await sleep(wait);
+        if (lane.ops[0]!.kind === 'update') {
+          const at = this.#nextUpdateAt;
+          this.#nextUpdateAt = Math.max(Date.now(), at) + this.#updateInterval;
+          if (at > Date.now()) await sleep(at - Date.now());
+        }
+        // Shifted only now: updates arriving while we waited were merged into this op.
         const op = lane.ops.shift()!;
         let attempts = 0;
         for (;;) {

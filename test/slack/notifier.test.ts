@@ -55,3 +55,16 @@ it('honours Retry-After on 429 for that channel only, and still delivers', async
   const other = fake.callsOf('chat.postMessage').find((c) => c.args.channel === 'C0OTHER')!;
   expect(other.at - t0).toBeLessThan(1000);
 });
+
+it('chat.update stays under the workspace-wide Tier 3 rate across channels', async () => {
+  fake.reset();
+  const n = new Notifier(client(), quiet, { minIntervalMs: 100, updateIntervalMs: 600 });
+  const channels = ['C0A', 'C0B', 'C0C'];
+  const ts = await Promise.all(channels.map((c) => n.post(c, { text: 'start' })));
+  for (let i = 1; i <= 3; i++) channels.forEach((c, k) => void n.update(c, ts[k]!, { text: `v${i}` }));
+  await n.idle();
+  const updates = fake.callsOf('chat.update');
+  for (let i = 1; i < updates.length; i++) expect(updates[i]!.at - updates[i - 1]!.at).toBeGreaterThanOrEqual(550);
+  // Coalesced: each channel's message shows its latest value.
+  for (const [k, c] of channels.entries()) expect(fake.messagesIn(c).find((m) => m.ts === ts[k])?.text).toBe('v3');
+});
