@@ -9,6 +9,9 @@ import { listApprovals } from '../store/approvals.js';
 import { getRun, saveCheckpoint, setThread, stepDone, stepFailed, stepOutputs, stepStarted, TERMINAL, transition, type RunRow } from '../store/runs.js';
 import type { RunDeps } from './deps.js';
 
+/** Attempts (starts + resumes) before a run is given up as failed. */
+export const MAX_ATTEMPTS = 5;
+
 /** Thrown when shutdown interrupts a step: the run stays "running" and is resumed by the next worker. */
 export class InterruptedByShutdown extends Error {
   constructor() {
@@ -63,6 +66,11 @@ export async function executeRun(deps: RunDeps, runId: string, signal: AbortSign
   const before = await getRun(deps.pool, runId);
   if (!before || TERMINAL.has(before.state) || before.state === 'pending_approval') return before;
   const resumed = before.state === 'running';
+  if (before.attempts >= MAX_ATTEMPTS) {
+    // Crashed this often at the same point: stop and tell people instead of looping forever.
+    const run = await getRun(deps.pool, runId);
+    return failRun(deps, run!, new DbopsError('internal', `The run was interrupted ${before.attempts} times (worker crashes or lost connections) and was stopped. Check the bot logs and the target before retrying.`), deps.registry.get(before.runbook)?.steps[before.nextStep]?.name);
+  }
   let run = await transition(deps.pool, runId, ['queued', 'running'], 'running');
   if (!run) return getRun(deps.pool, runId);
   const log = deps.log.child({ runId, runbook: run.runbook, target: run.target });
@@ -145,7 +153,7 @@ async function succeedRun(deps: RunDeps, run: RunRow, rb: Runbook, progressTs: s
 async function failRun(deps: RunDeps, run: RunRow, err: unknown, step: string | undefined, progressTs?: string): Promise<RunRow | null> {
   const userMsg = userMessageOf(err);
   deps.log.error({ runId: run.id, step, err: err instanceof Error ? { message: err.message, code: (err as { code?: string }).code } : String(err) }, 'run failed');
-  const failed = await transition(deps.pool, run.id, ['running'], 'failed', { error: userMsg });
+  const failed = await transition(deps.pool, run.id, ['running', 'queued'], 'failed', { error: userMsg });
   if (!failed) return getRun(deps.pool, run.id);
   await audit(deps.pool, { actor: 'dbops', action: 'finish', runId: run.id, target: run.target, channel: run.channel, outcome: 'failed', detail: { step: step ?? null, error: userMsg } });
   const left = step ? `steps before "${step}" completed; "${step}" did not complete; later steps were not started` : 'nothing was started';
