@@ -4,7 +4,7 @@
 import { post, getState } from './api.js';
 import { el, mount } from './dom.js';
 import { renderMessage } from './message.js';
-import { Modals, actionOf } from './modal.js';
+import { Modals, actionOf, valueOf } from './modal.js';
 import { Workspace } from './store.js';
 
 const $ = (id) => document.getElementById(id);
@@ -117,7 +117,7 @@ function onMessagesClick(e) {
 function onMessagesChange(e) {
   const target = /** @type {HTMLElement} */ (e.target).closest('[data-dispatch]');
   const message = target?.closest('.message');
-  if (target && message) void act({ ...actionOf(target), selected: target.value, channel: message.dataset.channel, messageTs: message.dataset.ts });
+  if (target && message) void act({ ...actionOf(target), selected: valueOf(target), channel: message.dataset.channel, messageTs: message.dataset.ts });
 }
 
 async function send(text) {

@@ -38,7 +38,7 @@ export class Modals {
     });
     form.addEventListener('change', (e) => {
       const target = /** @type {HTMLElement} */ (e.target).closest('[data-dispatch]');
-      if (target) this.o.onAction({ ...actionOf(target), viewId: view.id, selected: target.value });
+      if (target) this.o.onAction({ ...actionOf(target), viewId: view.id, selected: valueOf(target), values: collect(form) });
     });
     root.replaceChildren(form);
     root.hidden = false;
@@ -95,14 +95,18 @@ function collect(form) {
   for (const node of form.querySelectorAll('.modal-body [data-action-id][data-type]')) {
     const { blockId, actionId, type } = node.dataset;
     if (type === 'button') continue;
-    let value;
-    if (type === 'checkboxes') value = [...node.querySelectorAll('input:checked')].map((i) => i.value);
-    else if (type === 'radio_buttons') value = node.querySelector('input:checked')?.value ?? null;
-    else if (node.tagName === 'SELECT' && node.multiple) value = [...node.selectedOptions].map((o) => o.value);
-    else value = node.value;
-    (values[blockId] ??= {})[actionId] = value;
+    (values[blockId] ??= {})[actionId] = valueOf(node);
   }
   return values;
+}
+
+/** An input element's raw value: a string, null, or a list for multi-choice elements. */
+export function valueOf(node) {
+  const type = node.dataset.type;
+  if (type === 'checkboxes') return [...node.querySelectorAll('input:checked')].map((i) => i.value);
+  if (type === 'radio_buttons') return node.querySelector('input:checked')?.value ?? null;
+  if (node.tagName === 'SELECT' && node.multiple) return [...node.selectedOptions].map((o) => o.value);
+  return node.value ?? null;
 }
 
 function showErrors(form, errors, banner) {

@@ -4,7 +4,7 @@
 import type { FakeSlack } from '../fake-slack/server.js';
 import type { SlackWire, WireResponse } from '../slack-wire.js';
 import { DEMO_KINDS, type DemoKind, type DemoSessions } from '../demo-sessions.js';
-import { buildState, missingRequired, type RawValues } from './view-state.js';
+import { buildState, elementAt, missingRequired, stateOf, type RawValues } from './view-state.js';
 
 export const SLACKBOT = 'USLACKBOT';
 
@@ -77,22 +77,30 @@ export class SandboxApi {
     return ok({ status: res?.status ?? 0, ms: res?.ms });
   }
 
+  /** A click or a dispatched change, with the element's selection and (in a modal) the view's state. */
   private async action(user: string, body: Record<string, unknown>): Promise<ApiAnswer> {
     const actionId = str(body.actionId);
     if (!actionId) return bad('actionId is required');
-    const selected = str(body.selected);
-    const type = str(body.type) ?? 'button';
     const viewId = str(body.viewId);
     const channel = str(body.channel);
+    const messageTs = str(body.messageTs);
+    const blockId = str(body.blockId);
+    const view = viewId ? this.deps.fake.viewStore.get(viewId)?.view : undefined;
+    if (viewId && !view) return bad('this modal is no longer open');
+    const blocks = view ? view.blocks : channel && messageTs ? this.deps.fake.store.find(channel, messageTs)?.blocks : undefined;
+    const element = elementAt(blocks, blockId, actionId);
+    const selected = body.selected;
+    const raw = typeof selected === 'string' || selected === null ? selected : Array.isArray(selected) ? selected.filter((x): x is string => typeof x === 'string') : undefined;
+    const selection = element && element.type !== 'button' ? stateOf(element, raw) : undefined;
     let res: WireResponse;
     try {
       res = await this.deps.wire.blockActions({
         userId: user,
         actionId,
-        ...(viewId ? { viewId } : { channelId: channel ?? '', messageTs: str(body.messageTs) ?? '' }),
-        ...(str(body.blockId) ? { blockId: str(body.blockId) } : {}),
+        ...(viewId ? { viewId, viewState: buildState(view!, sanitize(body.values)) } : { channelId: channel ?? '', ...(messageTs ? { messageTs } : {}) }),
+        ...(blockId ? { blockId } : {}),
         ...(str(body.value) !== undefined ? { value: str(body.value) } : {}),
-        ...(type !== 'button' ? { action: selectedAction(type, selected, body.option) } : {}),
+        ...(selection ? { action: selection } : {}),
       });
     } catch (err) {
       return bad((err as Error).message);
@@ -154,12 +162,6 @@ export class SandboxApi {
   private slackbot(channel: string, user: string, text: string): void {
     this.deps.fake.store.add({ channel, user: SLACKBOT, text, blocks: [], ephemeralTo: user });
   }
-}
-
-function selectedAction(type: string, selected: string | undefined, option: unknown): Record<string, unknown> {
-  if (type === 'datepicker') return { type, selected_date: selected ?? null };
-  const o = option && typeof option === 'object' ? (option as Record<string, unknown>) : { value: selected };
-  return { type, selected_option: o };
 }
 
 /** Only strings and string lists, keyed by block and action ids. */

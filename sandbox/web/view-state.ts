@@ -31,6 +31,18 @@ export function buildState(view: { blocks?: unknown; [k: string]: unknown }, raw
   return { values };
 }
 
+/** The element with this block/action id in a block list (input, actions or section accessory). */
+export function elementAt(blocks: unknown, blockId: string | undefined, actionId: string): Element | undefined {
+  const list = Array.isArray(blocks) ? (blocks as Array<Block & { accessory?: Element }>) : [];
+  for (const [i, b] of list.entries()) {
+    const id = blockIdOf(b, i);
+    if (blockId !== undefined && id !== blockId) continue;
+    const found = [b.element, b.accessory, ...(b.elements ?? [])].find((e) => e && actionIdOf(e, id) === actionId);
+    if (found) return found;
+  }
+  return undefined;
+}
+
 /** Input blocks that are required but empty: Slack's client refuses to submit them. */
 export function missingRequired(view: { blocks?: unknown; [k: string]: unknown }, state: ReturnType<typeof buildState>): Record<string, string> {
   const errors: Record<string, string> = {};
@@ -46,7 +58,8 @@ export function missingRequired(view: { blocks?: unknown; [k: string]: unknown }
   return errors;
 }
 
-function stateOf(e: Element, raw: string | string[] | null | undefined): Record<string, unknown> {
+/** One element's entry in state.values (and the selected_* fields of a block_actions action). */
+export function stateOf(e: Element, raw: string | string[] | null | undefined): Record<string, unknown> {
   const one = Array.isArray(raw) ? raw[0] : raw;
   const list = Array.isArray(raw) ? raw : raw ? [raw] : [];
   const text = one === undefined || one === null || one === '' ? null : one;
