@@ -188,6 +188,25 @@ describe('sandbox in Chromium', () => {
     await card.locator('.replies').click();
     await check();
     await shot('approved-result');
+  });
+
+  it('deny: the Deny button opens a modal whose reason ends up on the card', async () => {
+    await asUser('U0REQUESTER');
+    await openChannel('ops');
+    await send('/db vacuum demo customers --full');
+    await openChannel('incidents');
+    const pending = messages().filter({ hasText: 'public.customers' }).filter({ has: page.locator('button[data-action-id="approval_deny"]') });
+    await pending.waitFor({ timeout: 15_000 });
+    const card = page.locator(`#messages .message[data-ts="${await pending.getAttribute('data-ts')}"]`);
+    await asUser('U0APPROVER');
+    await card.locator('button[data-action-id="approval_deny"]').click();
+    const modal = page.locator('#modal-root form.modal');
+    await modal.waitFor({ timeout: 10_000 });
+    await modal.locator('textarea').fill('not during <business> hours');
+    await shot('deny-modal');
+    await modal.locator('[data-modal="submit"]').click();
+    await page.locator('#modal-root').waitFor({ state: 'hidden', timeout: 10_000 });
+    await expect.poll(() => card.textContent(), { timeout: 10_000 }).toContain('denied by @Alex Approver: not during <business> hours');
     expect((page as unknown as { jsErrors: string[] }).jsErrors).toEqual([]);
   });
 });

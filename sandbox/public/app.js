@@ -62,13 +62,14 @@ function drawSidebar() {
 
 function drawMessages(container, list, inThread) {
   const nearBottom = container.scrollHeight - container.scrollTop - container.clientHeight < 80;
+  const scrollTop = container.scrollTop;
   const c = { ...ctx(), errors: [] };
   const nodes = list.map((m) => renderMessage(m, c, { inThread }));
   if (c.errors.length) console.warn('render errors', c.errors);
   mount(container, nodes);
   if (!list.length && !inThread) container.append(el('div', { class: 'empty', text: 'No messages yet. Type /db help below.' }));
   for (const ts of ui.flash) container.querySelector(`.message[data-ts="${CSS.escape(ts)}"]`)?.classList.add('flash');
-  if (nearBottom) container.scrollTop = container.scrollHeight;
+  container.scrollTop = nearBottom ? container.scrollHeight : scrollTop;
 }
 
 function drawThread() {
@@ -91,8 +92,32 @@ async function act(action) {
   await post('action', { user: ui.me, ...action });
 }
 
+/** Slack permalinks (…/archives/C…/p1700000000000100[?thread_ts=…]) open here, not on the fake. */
+function openPermalink(href) {
+  let url;
+  try {
+    url = new URL(href);
+  } catch {
+    return false;
+  }
+  const m = /^\/archives\/([A-Z0-9]+)\/p(\d{10})(\d{6})$/.exec(url.pathname);
+  if (!m || !ws.channels.some((c) => c.id === m[1])) return false;
+  const ts = `${m[2]}.${m[3]}`;
+  switchChannel(m[1]);
+  ui.thread = url.searchParams.get('thread_ts') ?? (ws.thread(m[1], ts, ui.me).length > 1 ? ts : null);
+  ui.flash.add(ts);
+  redraw();
+  requestAnimationFrame(() => requestAnimationFrame(() => document.querySelector(`.message[data-ts="${CSS.escape(ts)}"]`)?.scrollIntoView({ block: 'center' })));
+  return true;
+}
+
 function onMessagesClick(e) {
   const target = /** @type {HTMLElement} */ (e.target);
+  const link = target.closest('a[href]');
+  if (link && openPermalink(link.href)) {
+    e.preventDefault();
+    return;
+  }
   const replies = target.closest('[data-open-thread]');
   if (replies) {
     ui.thread = replies.dataset.openThread;

@@ -44,7 +44,8 @@ export async function startWebServer(o: WebOptions): Promise<RunningWeb> {
     if (req.method === 'GET' && url.pathname === '/api/events') return hub.attach(res);
     if (url.pathname.startsWith('/api/')) {
       if (req.method !== 'POST') return json(res, 405, { ok: false, error: 'POST only' });
-      const fromPage = (req.headers['content-type'] ?? '').startsWith('application/json') && (!req.headers.origin || req.headers.origin === origin);
+      // The Host header was checked above, so the page's own origin is http://<that host>.
+      const fromPage = (req.headers['content-type'] ?? '').startsWith('application/json') && (!req.headers.origin || req.headers.origin === `http://${req.headers.host}`);
       if (!fromPage) return json(res, 403, { ok: false, error: 'JSON from the sandbox page only' });
       let body: Record<string, unknown>;
       try {
