@@ -1,7 +1,7 @@
 // The sandbox in a real browser: Debian's Chromium driven by playwright-core against the page,
 // with the real bot, the fake Slack, Redis and a demo database behind it. One person requests,
 // watches live progress, and approves as someone else. Screenshots go to test-artifacts/.
-import { mkdtempSync, mkdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type BrowserContext, type Locator, type Page } from 'playwright-core';
@@ -59,6 +59,7 @@ async function textsUntil(target: Locator, until: Promise<unknown>): Promise<str
 
 beforeAll(async () => {
   mkdirSync(ARTIFACTS, { recursive: true });
+  for (const f of readdirSync(ARTIFACTS)) if (f.startsWith('sandbox-failed-')) rmSync(join(ARTIFACTS, f));
   sandbox = await startSandbox({
     env: {
       REDIS_URL: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379',
@@ -107,6 +108,8 @@ describe('sandbox in Chromium', () => {
     await request.locator('.replies').waitFor({ timeout: 20_000 });
     await request.locator('.replies').click();
     const progress = thread().nth(1);
+    await progress.waitFor();
+    await shot('vacuum-progress');
     const result = thread().filter({ hasText: 'dead tuples' }).filter({ hasText: '→ 0' });
     const seen = await textsUntil(progress, result.waitFor({ timeout: 30_000 }));
     await shot('vacuum-done');
