@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import { secondsSince, truncatedQuery } from './sql.js';
+import { LOCK_EDGES_CTE, secondsSince, truncatedQuery } from './sql.js';
 
 export interface LockWait {
   /** pg_locks.locktype of the ungranted lock: relation, tuple, transactionid, … */
@@ -34,15 +34,8 @@ interface Row {
   lock_type: string | null; mode: string | null; relation: string | null; wait_seconds: number | null;
 }
 
-// Only sessions that wait on a lock (or whose wait is hidden from us) pay for pg_blocking_pids.
 const SQL = `
-WITH waiting AS MATERIALIZED (
-  SELECT pid, pg_blocking_pids(pid) AS blockers FROM pg_stat_activity
-   WHERE backend_type = 'client backend' AND datname = current_database() AND pid <> pg_backend_pid()
-     AND coalesce(wait_event_type, 'Lock') = 'Lock'
-), edges AS (
-  SELECT w.pid AS blocked, b.pid AS blocker FROM waiting w, unnest(w.blockers) AS b(pid)
-), involved AS (
+WITH ${LOCK_EDGES_CTE}, involved AS (
   SELECT blocked AS pid FROM edges UNION SELECT blocker FROM edges
 ), ungranted AS MATERIALIZED (
   SELECT DISTINCT ON (pid) pid, locktype, mode, relation, database,

@@ -1,6 +1,6 @@
 import type pg from 'pg';
 import { BOT_APPLICATION_NAME } from './session.js';
-import { isoText, secondsSince, truncatedQuery } from './sql.js';
+import { isoText, LOCK_EDGES_CTE, secondsSince, truncatedQuery } from './sql.js';
 
 export type SessionState = 'active' | 'idle' | 'idle in transaction';
 
@@ -139,13 +139,7 @@ export async function rootBlockers(client: pg.Client, filter: SessionFilter = {}
   const params: unknown[] = [];
   const where = whereOf(filter, params);
   const r = await client.query<RootBlocker>(
-    `WITH waiting AS MATERIALIZED (
-       SELECT pid, pg_blocking_pids(pid) AS blockers FROM pg_stat_activity
-        WHERE backend_type = 'client backend' AND datname = current_database() AND pid <> pg_backend_pid()
-          AND coalesce(wait_event_type, 'Lock') = 'Lock'
-     ), edges AS (
-       SELECT w.pid AS blocked, b.pid AS blocker FROM waiting w, unnest(w.blockers) AS b(pid)
-     ), roots AS (
+    `WITH ${LOCK_EDGES_CTE}, roots AS (
        SELECT blocker AS pid, array_agg(DISTINCT blocked ORDER BY blocked) AS blocked_pids FROM edges
         WHERE blocker NOT IN (SELECT blocked FROM edges) GROUP BY blocker
      )

@@ -25,3 +25,15 @@ export function sqlState(err: unknown): string | undefined {
   const code = (err as { code?: unknown } | null)?.code;
   return typeof code === 'string' ? code : undefined;
 }
+
+/**
+ * CTEs `waiting` and `edges` (blocked → blocker) for the current database's lock waits. Only sessions
+ * that wait on a lock (or whose wait is hidden from us) pay for pg_blocking_pids, which is expensive.
+ */
+export const LOCK_EDGES_CTE = `waiting AS MATERIALIZED (
+  SELECT pid, pg_blocking_pids(pid) AS blockers FROM pg_stat_activity
+   WHERE backend_type = 'client backend' AND datname = current_database() AND pid <> pg_backend_pid()
+     AND coalesce(wait_event_type, 'Lock') = 'Lock'
+), edges AS (
+  SELECT w.pid AS blocked, b.pid AS blocker FROM waiting w, unnest(w.blockers) AS b(pid)
+)`;

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { adminQuery, createTestDatabase } from '../helpers/db.js';
-import { eventually, OPS, REQUESTER, startTestBot, stateQuery, targetsYaml, textOf, type TestBot } from '../helpers/bot.js';
+import { eventually, OPS, REQUESTER, startTestBot, stateQuery, targetsYaml, textOf, type TestBot, ask as askBot } from '../helpers/bot.js';
 
 let tb: TestBot;
 let target: Awaited<ReturnType<typeof createTestDatabase>>;
@@ -14,12 +14,7 @@ afterAll(async () => {
   await target?.drop();
 });
 
-async function ask(text: string): Promise<string> {
-  const before = tb.fake.callsOf('response_url').length;
-  await tb.wire.slashCommand({ text, userId: REQUESTER, channelId: OPS });
-  const call = await eventually(() => tb.fake.callsOf('response_url')[before], 15_000, `reply to ${text}`);
-  return textOf(call.args as never);
-}
+const ask = (text: string) => askBot(tb, text);
 
 it('/db runs, /db run <id> and /db audit show what happened', async () => {
   await ask('analyze demo');

@@ -3,7 +3,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger, loadConfig, startBot } from '../../src/index.js';
 import { adminQuery, connect, createTestDatabase } from '../helpers/db.js';
 import { connectAs, createTestRole, pidOf } from '../postgres/support.js';
-import { APPROVER, eventually, INCIDENTS, OPS, REQUESTER, startTestBot, stateQuery, targetsYaml, textOf, type TestBot } from '../helpers/bot.js';
+import { APPROVER, eventually, INCIDENTS, OPS, REQUESTER, startTestBot, stateQuery, targetsYaml, textOf, type TestBot, ask as askBot } from '../helpers/bot.js';
 import { Writable } from 'node:stream';
 
 let tb: TestBot;
@@ -50,12 +50,7 @@ afterAll(async () => {
   await role?.drop();
 });
 
-async function ask(text: string): Promise<string> {
-  const before = tb.fake.callsOf('response_url').length;
-  await tb.wire.slashCommand({ text, userId: REQUESTER, channelId: OPS });
-  const call = await eventually(() => tb.fake.callsOf('response_url')[before], 15_000, `reply to ${text}`);
-  return textOf(call.args as never);
-}
+const ask = (text: string) => askBot(tb, text);
 
 /** Requests a kill, approves it as the approver, and waits for the run to finish; returns its result text. */
 async function killAndApprove(text: string): Promise<{ runId: string; result: string }> {
@@ -204,8 +199,13 @@ describe('kill', () => {
 
 describe('the plan is the list', () => {
   it('between approval and execution: closed sessions are "already gone", new ones (even on reused pids) survive', async () => {
-    // A web-only replica takes the approval; the run waits in the queue until a worker starts.
-    const web = await startBot(loadConfig({ ...process.env, ...tb.env, DBOPS_QUEUE_PREFIX: `${tb.env.DBOPS_QUEUE_PREFIX}-solo` }), { role: 'web', logger: createLogger({ destination: new Writable({ write: (_c, _e, cb) => cb() }) }) });
+    // A separate deployment (own state DB and Redis prefix) whose web role takes the approval; the run
+    // waits in the queue until its worker starts.
+    const soloDb = await createTestDatabase('solo');
+    const soloEnv = { ...process.env, ...tb.env, DATABASE_URL: soloDb.url, DBOPS_QUEUE_PREFIX: `${tb.env.DBOPS_QUEUE_PREFIX}-solo` };
+    const quiet = () => createLogger({ destination: new Writable({ write: (_c, _e, cb) => cb() }) });
+    const solo = (sql: string, params: unknown[]) => stateQuery({ stateDb: soloDb } as TestBot, sql, params);
+    const web = await startBot(loadConfig(soloEnv), { role: 'web', logger: quiet() });
     const { SlackWire } = await import('../harness/index.js');
     const wire = new SlackWire({ botUrl: `${web.url}/slack/events`, signingSecret: 'test-signing-secret-0123456789', fake: tb.fake });
     try {
@@ -216,24 +216,25 @@ describe('the plan is the list', () => {
       expect(textOf(card.args as never)).toContain(String(victims[0]!.pid));
       const runId = /r_[0-9a-f]{12}/.exec(JSON.stringify(card.args))![0];
       await wire.blockActions({ userId: APPROVER, channelId: INCIDENTS, messageTs: (card.response as { ts: string }).ts, actionId: 'approval_approve', value: runId });
-      await eventually(async () => (await stateQuery(tb, `SELECT 1 FROM runs WHERE id = $1 AND state = 'queued'`, [runId])).rowCount, 10_000, 'queued');
+      await eventually(async () => (await solo( `SELECT 1 FROM runs WHERE id = $1 AND state = 'queued'`, [runId])).rowCount, 10_000, 'queued');
       // Close the approved sessions, open new ones with the same app (pids may be reused).
       for (const v of victims.splice(0, 2)) await v.c.end();
       open = open.filter((c) => victims.some((v) => v.c === c));
       const newcomers = [await session('web'), await session('web'), await session('web')];
-      const worker = await startBot(loadConfig({ ...process.env, ...tb.env, DBOPS_QUEUE_PREFIX: `${tb.env.DBOPS_QUEUE_PREFIX}-solo` }), { role: 'worker', logger: createLogger({ destination: new Writable({ write: (_c, _e, cb) => cb() }) }) });
+      const worker = await startBot(loadConfig(soloEnv), { role: 'worker', logger: quiet() });
       try {
-        await eventually(async () => (await stateQuery(tb, `SELECT 1 FROM runs WHERE id = $1 AND state = 'succeeded'`, [runId])).rowCount, 20_000, 'run done');
+        await eventually(async () => (await solo( `SELECT 1 FROM runs WHERE id = $1 AND state = 'succeeded'`, [runId])).rowCount, 20_000, 'run done');
       } finally {
         await worker.stop();
       }
-      const result = (await stateQuery(tb, `SELECT result->>'headline' AS h FROM runs WHERE id = $1`, [runId])).rows[0].h;
+      const result = (await solo( `SELECT result->>'headline' AS h FROM runs WHERE id = $1`, [runId])).rows[0].h;
       expect(result).toMatch(/Terminated 1 of 3 approved session\(s\); 2 already gone, 0 refused/);
       expect(await alive([victims[0]!.pid])).toEqual([]);
       const survivors = newcomers.map((n) => n.pid).sort((a, b) => a - b);
       expect(await alive(survivors)).toEqual(survivors);
     } finally {
       await web.stop();
+      await soloDb.drop();
     }
   });
 });
@@ -263,7 +264,7 @@ describe('modal', () => {
     const cardsBefore = tb.fake.callsOf('chat.postMessage').length;
     const res = await tb.wire.viewSubmission({ userId: REQUESTER, view: { ...current, state: { values } } as never });
     expect(res.status).toBe(200);
-    const card = await eventually(() => tb.fake.callsOf('chat.postMessage').slice(cardsBefore).find((c) => c.args.channel === INCIDENTS), 15_000, 'card');
+    const card = await eventually(() => tb.fake.callsOf('chat.postMessage').slice(cardsBefore).find((c) => c.args.channel === INCIDENTS && /Approval needed/.test(textOf(c.args as never))), 15_000, 'card');
     expect(textOf(card.args as never)).toMatch(/Terminate 2 sessions \(idle sessions \(app web\)\)/);
   });
 });

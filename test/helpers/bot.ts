@@ -136,3 +136,12 @@ export async function stateQuery(tb: TestBot, sql: string, params: unknown[] = [
     await c.end();
   }
 }
+
+/** Sends `/db text` as the requester and returns the text of the bot's (response_url) answer. */
+export async function ask(tb: TestBot, text: string, user = REQUESTER, channel = OPS): Promise<string> {
+  const before = tb.fake.callsOf('response_url').length;
+  const res = await tb.wire.slashCommand({ text, userId: user, channelId: channel });
+  if (res.body) return textOf(res.json as never);
+  const call = await eventually(() => tb.fake.callsOf('response_url')[before], 15_000, `reply to ${text}`);
+  return textOf(call.args as never);
+}
