@@ -6,7 +6,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type BrowserContext, type Locator, type Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { defaultRegistry } from '../src/runbooks/index.js';
 import { dropDemoDatabase } from '../sandbox/demo-db.js';
 import { startSandbox, type RunningSandbox } from '../sandbox/sandbox.js';
 import { adminQuery, redisPrefix, urlFor } from './helpers/db.js';
@@ -16,8 +15,6 @@ const ARTIFACTS = join(process.cwd(), 'test-artifacts');
 const suffix = Math.random().toString(36).slice(2, 8);
 const STATE_DB = `dbops_sbx_${suffix}`;
 const DEMO_DB = `dbops_sbx_demo_${suffix}`;
-// The colleague's kill runbook, once it exists, is the destructive example; until then VACUUM FULL.
-const HAS_KILL = defaultRegistry().get('kill') !== undefined;
 
 let sandbox: RunningSandbox;
 let context: BrowserContext;
@@ -143,28 +140,11 @@ describe('sandbox in Chromium', () => {
     await messages().filter({ hasText: /VACUUM ANALYZE public\.orders/ }).first().waitFor({ timeout: 10_000 });
   });
 
-  it('destructive: the requester cannot approve, a bystander cannot approve, the approver can', async () => {
-    let check: () => Promise<void>;
-    if (HAS_KILL) {
-      await page.click('[data-demo="idle"]');
-      await page.click('[data-demo="idle"]');
-      await expect.poll(() => page.locator('#sessions li').allTextContents()).toEqual([expect.stringContaining('demo-app · idle'), expect.stringContaining('demo-app · idle')]);
-      await send('/db kill demo idle');
-      check = async () => {
-        await expect.poll(() => page.locator('#sessions li').allTextContents(), { timeout: 20_000 }).toEqual(['no demo sessions open']);
-        await openChannel('ops');
-        const answers = messages().filter({ hasText: 'matching session(s) of max_connections' });
-        const before = await answers.count();
-        await send('/db connections demo');
-        await expect.poll(() => answers.count(), { timeout: 10_000 }).toBe(before + 1);
-        expect(await answers.last().textContent()).not.toContain('demo-app');
-      };
-    } else {
-      await send('/db vacuum demo orders --full');
-      check = async () => {
-        await thread().filter({ hasText: 'VACUUM FULL' }).filter({ hasText: '✅' }).first().waitFor({ timeout: 30_000 });
-      };
-    }
+  it('kill: the requester cannot approve, a bystander cannot approve, the approver can; sessions gone', async () => {
+    await page.click('[data-demo="idle"]');
+    await page.click('[data-demo="idle"]');
+    await expect.poll(() => page.locator('#sessions li').allTextContents()).toEqual([expect.stringContaining('demo-app · idle'), expect.stringContaining('demo-app · idle')]);
+    await send('/db kill demo idle');
     await openChannel('incidents');
     const pending = messages().filter({ has: page.locator('button[data-action-id="approval_approve"]') }).last();
     await pending.waitFor({ timeout: 15_000 });
@@ -181,7 +161,7 @@ describe('sandbox in Chromium', () => {
     await asUser('U0BYSTANDER');
     await expect.poll(() => refusal.count()).toBe(0); // ephemerals are per user
     await card.locator('button[data-action-id="approval_approve"]').click();
-    await messages().filter({ hasText: 'not' }).filter({ hasText: 'Only visible to you' }).first().waitFor({ timeout: 10_000 });
+    await messages().filter({ hasText: 'You are not an approver for demo' }).filter({ hasText: 'Only visible to you' }).first().waitFor({ timeout: 10_000 });
     await shot('approve-refused-bystander');
 
     await asUser('U0APPROVER');
@@ -189,8 +169,17 @@ describe('sandbox in Chromium', () => {
     await expect.poll(() => card.textContent(), { timeout: 15_000 }).toMatch(/approved by @Alex Approver/);
     expect(await card.locator('button[data-action-id="approval_approve"]').count()).toBe(0);
     await card.locator('.replies').click();
-    await check();
+    await thread().filter({ hasText: 'Terminated 2 of 2 approved session(s)' }).waitFor({ timeout: 20_000 });
     await shot('approved-result');
+    // The sessions are gone: from the sandbox's list and from what dbops sees on the database.
+    await expect.poll(() => page.locator('#sessions li').allTextContents(), { timeout: 10_000 }).toEqual(['no demo sessions open']);
+    await openChannel('ops');
+    const answers = messages().filter({ hasText: 'matching session(s) of max_connections' });
+    const before = await answers.count();
+    await send('/db connections demo');
+    await expect.poll(() => answers.count(), { timeout: 10_000 }).toBe(before + 1);
+    expect(await answers.last().textContent()).not.toContain('demo-app');
+    await shot('connections-after-kill');
   });
 
   it('deny: the Deny button opens a modal whose reason ends up on the card', async () => {
