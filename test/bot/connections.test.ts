@@ -133,7 +133,7 @@ describe('kill', () => {
     await holder.c.query('BEGIN; UPDATE items SET n = 2 WHERE id = 2');
     const waiter = await session('waiter');
     const done = waiter.c.query('UPDATE items SET n = 3 WHERE id = 2');
-    await new Promise((r) => setTimeout(r, 300));
+    await eventually(async () => (await adminQuery(`SELECT 1 FROM pg_stat_activity WHERE pid = $1 AND wait_event_type = 'Lock'`, [waiter.pid])).rowCount, 5000, 'waiter blocked');
     await killAndApprove('kill demo blockers');
     expect(await alive([holder.pid])).toEqual([]);
     await expect(done).resolves.toBeDefined();
@@ -171,7 +171,7 @@ describe('kill', () => {
   it('cancel needs no approval, cancels the running query, and leaves the session connected', async () => {
     const s = await session('report');
     const q = s.c.query('SELECT pg_sleep(30)').then(() => 'finished', (e: { code?: string }) => e.code);
-    await new Promise((r) => setTimeout(r, 300));
+    await eventually(async () => (await adminQuery(`SELECT 1 FROM pg_stat_activity WHERE pid = $1 AND state = 'active'`, [s.pid])).rowCount, 5000, 'query running');
     await ask(`cancel demo ${s.pid}`);
     expect(await q).toBe('57014');
     expect(await alive([s.pid])).toEqual([s.pid]);

@@ -57,6 +57,8 @@ it('no secret from the targets file reaches Slack or the logs, for every verb, s
   await say(`run ${runId}`);
   await eventually(async () => (await stateQuery(tb, `SELECT count(*)::int AS n FROM runs WHERE state IN ('queued','running')`)).rows[0].n === 0, 20_000, 'all runs done');
 
+  // The result is posted through the rate-spaced notifier: wait for it before reading everything.
+  await eventually(() => JSON.stringify(tb.fake.calls).includes('Terminated 1 of 1'), 20_000, 'kill result posted');
   const slack = JSON.stringify(tb.fake.calls);
   const logs = tb.logs.join('');
   const audit = JSON.stringify((await stateQuery(tb, 'SELECT * FROM audit')).rows) + JSON.stringify((await stateQuery(tb, 'SELECT * FROM runs')).rows);

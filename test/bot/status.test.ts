@@ -1,7 +1,7 @@
 import type pg from 'pg';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { connect, createTestDatabase } from '../helpers/db.js';
-import { OPS, REQUESTER, startTestBot, stateQuery, targetsYaml, textOf, type TestBot } from '../helpers/bot.js';
+import { adminQuery, connect, createTestDatabase } from '../helpers/db.js';
+import { eventually, OPS, REQUESTER, startTestBot, stateQuery, targetsYaml, textOf, type TestBot } from '../helpers/bot.js';
 
 let tb: TestBot;
 let target: Awaited<ReturnType<typeof createTestDatabase>>;
@@ -31,7 +31,7 @@ it('/db status names idle, idle-in-transaction and blocked sessions with their b
   held.push(idle, idleTx, blocker, blocked);
   const blockerPid = (await blocker.query('SELECT pg_backend_pid() AS p')).rows[0].p as number;
   const blockedPid = (blocked as unknown as { processID: number }).processID;
-  await new Promise((r) => setTimeout(r, 300));
+  await eventually(async () => (await adminQuery(`SELECT 1 FROM pg_stat_activity WHERE pid = $1 AND wait_event_type = 'Lock'`, [blockedPid])).rowCount, 5000, 'blocked');
 
   const res = await tb.wire.slashCommand({ text: 'status demo', userId: REQUESTER, channelId: OPS });
   expect(res.status).toBe(200);
