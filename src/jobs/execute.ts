@@ -87,7 +87,7 @@ export async function executeRun(deps: RunDeps, runId: string, signal: AbortSign
 
   // One live progress message per run, reused on resume (its ts is checkpointed).
   let progressTs = typeof run.checkpoint.progressTs === 'string' ? run.checkpoint.progressTs : undefined;
-  let currentStep = rb.steps[run.nextStep]?.name ?? 'finishing';
+  let currentStep = rb.steps[run.nextStep]?.title ?? rb.steps[run.nextStep]?.name ?? 'finishing';
   const showProgress = (p: Progress) => {
     if (!threadChannel || !progressTs) return;
     void deps.notifier.update(threadChannel, progressTs, progressMessage(run!, p, currentStep));
@@ -103,7 +103,7 @@ export async function executeRun(deps: RunDeps, runId: string, signal: AbortSign
     for (; idx < rb.steps.length; idx++) {
       if (signal.aborted) throw new InterruptedByShutdown();
       const step = rb.steps[idx]!;
-      currentStep = step.name;
+      currentStep = step.title ?? step.name;
       const attempt = await stepStarted(deps.pool, runId, idx, step.name);
       const fresh = (await getRun(deps.pool, runId))!;
       showProgress({ text: attempt > 1 ? `resuming (attempt ${attempt})…` : 'starting…' });
@@ -142,7 +142,7 @@ async function succeedRun(deps: RunDeps, run: RunRow, rb: Runbook, progressTs: s
   const seconds = (Date.now() - (done.startedAt ?? done.createdAt).getTime()) / 1000;
   const msg = resultMessage(done, result, seconds);
   if (done.threadChannel) {
-    if (progressTs) void deps.notifier.update(done.threadChannel, progressTs, progressMessage(done, { text: 'finished', percent: 100 }, 'all steps'));
+    if (progressTs) void deps.notifier.update(done.threadChannel, progressTs, progressMessage(done, { text: 'finished', percent: 100 }, 'Done'));
     const announced = shouldAnnounce(deps.targets.targets.get(done.target)!, done.risk);
     await deps.notifier.post(done.threadChannel, msg, { ...(done.threadTs ? { threadTs: done.threadTs } : {}), broadcast: announced });
   }

@@ -30,6 +30,7 @@ export const analyze = defineRunbook<Args, Facts>({
   steps: [
     {
       name: 'analyze',
+      title: 'Analyzing',
       run: async ({ openSession, facts }) => {
         const c = await openSession({ lockTimeoutMs: 10_000 });
         try {

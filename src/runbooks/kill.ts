@@ -92,6 +92,7 @@ function signalRunbook(mode: 'terminate' | 'cancel'): Runbook {
     steps: [
       {
         name: 'signal',
+        title: kill ? 'Terminating sessions' : 'Cancelling queries',
         run: async ({ session, facts }) =>
           session(async (c) => {
             // Signal all at once (one statement), then confirm by watching them leave pg_stat_activity:

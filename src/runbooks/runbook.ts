@@ -67,6 +67,8 @@ export interface StepContext<A, F> extends PlanContext<A> {
 
 export interface Step<A, F> {
   name: string;
+  /** What progress messages call this step ("Vacuuming"); defaults to the name. */
+  title?: string;
   /** Returns JSON output recorded with the step. Must be idempotent: it may run again after a crash. */
   run: (ctx: StepContext<A, F>) => Promise<Record<string, unknown> | void>;
 }

@@ -92,9 +92,10 @@ export const vacuum = defineRunbook<Args, Facts>({
     };
   },
   steps: [
-    { name: 'before', run: async ({ session, facts }) => ({ stats: await session((c) => tableStats(c, facts.oid)) }) },
+    { name: 'before', title: 'Measuring the table', run: async ({ session, facts }) => ({ stats: await session((c) => tableStats(c, facts.oid)) }) },
     {
       name: 'vacuum',
+      title: 'Vacuuming',
       run: async (ctx) => {
         const work = await ctx.openSession({ lockTimeoutMs: 10_000 });
         const poll = await ctx.openSession({ statementTimeoutMs: 5_000 });
@@ -122,7 +123,7 @@ export const vacuum = defineRunbook<Args, Facts>({
         }
       },
     },
-    { name: 'after', run: async ({ session, facts }) => ({ stats: await session((c) => tableStats(c, facts.oid)) }) },
+    { name: 'after', title: 'Measuring again', run: async ({ session, facts }) => ({ stats: await session((c) => tableStats(c, facts.oid)) }) },
   ],
   result: (outputs, facts) => {
     const before = (outputs.before as { stats: TableStats }).stats;
