@@ -7,6 +7,7 @@ import type { HandlerDeps } from './handlers/deps.js';
 import { registerModals } from './handlers/modals.js';
 import { registerKillModal } from './handlers/kill-modal.js';
 import type { Logger } from './log.js';
+import { DbopsError } from './errors.js';
 
 
 export interface Health {
@@ -65,7 +66,9 @@ export function buildApp(config: AppConfig, log: Logger, health: Health): Instan
   if (config.slackAppToken) {
     return new App({ ...common, socketMode: true, appToken: config.slackAppToken, installerOptions: { port: config.port } });
   }
-  return new App({ ...common, signingSecret: config.slackSigningSecret ?? 'sandbox-signing-secret' });
+  // Never a default secret: an HTTP endpoint without one would accept forged commands.
+  if (!config.slackSigningSecret) throw new DbopsError('config', 'SLACK_SIGNING_SECRET: required in HTTP mode (or set SLACK_APP_TOKEN for Socket Mode)');
+  return new App({ ...common, signingSecret: config.slackSigningSecret });
 }
 
 export function registerHandlers(app: InstanceType<typeof App>, deps: HandlerDeps): void {

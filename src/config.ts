@@ -172,10 +172,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, opts: { sandbox
   const parsed = envSchema.safeParse(env);
   const problems: string[] = parsed.success ? [] : zodProblems('', parsed.error);
   const e = parsed.success ? parsed.data : undefined;
-  if (!opts.sandbox) {
-    if (!env.SLACK_BOT_TOKEN) problems.push('SLACK_BOT_TOKEN: required (the bot token, xoxb-…)');
-    if (!env.SLACK_APP_TOKEN && !env.SLACK_SIGNING_SECRET) problems.push('SLACK_SIGNING_SECRET: required in HTTP mode (or set SLACK_APP_TOKEN for Socket Mode)');
-  }
+  // The sandbox talks to a local fake Slack, so it needs no real bot token (it still signs requests).
+  if (!opts.sandbox && !env.SLACK_BOT_TOKEN) problems.push('SLACK_BOT_TOKEN: required (the bot token, xoxb-…)');
+  if (!env.SLACK_APP_TOKEN && !env.SLACK_SIGNING_SECRET) problems.push('SLACK_SIGNING_SECRET: required in HTTP mode (or set SLACK_APP_TOKEN for Socket Mode)');
   let targets: TargetsConfig | undefined;
   try {
     targets = loadTargets(env.DBOPS_TARGETS || './dbops.targets.yaml', env);
