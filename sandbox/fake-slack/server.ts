@@ -22,6 +22,8 @@ export class FakeSlack implements ApiContext {
   readonly usergroups: Map<string, string[]>;
   /** When set (e.g. 'plan_upgrade_required'), usergroups.users.list answers {ok:false, error}. */
   usergroupsError: string | undefined;
+  /** Set by a Socket Mode test: what apps.connections.open answers. */
+  socketModeUrl: string | undefined;
   readonly store = new MessageStore(this.events);
   readonly viewStore = new ViewStore(this.events);
   readonly responseUrls = new ResponseUrls(this.store);

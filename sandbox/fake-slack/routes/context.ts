@@ -12,6 +12,8 @@ export interface ApiContext {
   readonly usergroupsError: string | undefined;
   /** e.g. http://127.0.0.1:PORT — permalinks point here. */
   readonly baseUrl: string;
+  /** WebSocket URL apps.connections.open hands out (Socket Mode tests); unset = not enabled. */
+  readonly socketModeUrl?: string | undefined;
 }
 
 export type ApiHandler = (args: ApiArgs, ctx: ApiContext) => ApiResult;

@@ -64,3 +64,6 @@ export const conversationsJoin: ApiHandler = (args, ctx) => {
   const id = str(args.channel);
   return id ? { ok: true, channel: channelObject(ctx, id) } : fail('channel_not_found');
 };
+
+/** Socket Mode: the app token exchanges for a WebSocket URL (a local one in tests). */
+export const appsConnectionsOpen: ApiHandler = (_args, ctx) => (ctx.socketModeUrl ? { ok: true, url: ctx.socketModeUrl } : fail('not_allowed_token_type'));

@@ -8,6 +8,7 @@ export type { ApiContext, ApiHandler } from './context.js';
 
 export const routes: Readonly<Record<string, ApiHandler>> = {
   'auth.test': directory.authTest,
+  'apps.connections.open': directory.appsConnectionsOpen,
   'chat.postMessage': chat.postMessage,
   'chat.postEphemeral': chat.postEphemeral,
   'chat.update': chat.update,
