@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type pg from 'pg';
-import type { Risk } from '../runbooks/runbook.js';
+import type { Plan, Risk } from '../runbooks/runbook.js';
 import { appendAudit } from './audit.js';
 import { inTransaction, type Pool } from './db.js';
 
@@ -14,7 +14,7 @@ export interface RunRow {
   environment: string;
   args: unknown;
   risk: Risk;
-  plan: { summary: string; steps: string[]; facts: unknown; display: Array<{ label: string; value: string; code?: boolean }>; detail?: string; impact?: string; etaSeconds?: number };
+  plan: Plan<unknown>;
   planHash: string;
   requester: string;
   channel: string;
@@ -72,23 +72,12 @@ function toRun(r: Record<string, any>): RunRow {
   };
 }
 
-export interface NewRun {
-  id: string;
-  runbook: string;
-  target: string;
-  environment: string;
-  args: unknown;
-  risk: Risk;
-  plan: RunRow['plan'];
-  planHash: string;
-  requester: string;
-  channel: string;
+/** What a new request records; the rest of RunRow is filled in by the database and the run. */
+export type NewRun = Pick<RunRow, 'id' | 'runbook' | 'target' | 'environment' | 'args' | 'risk' | 'plan' | 'planHash' | 'requester' | 'channel' | 'state' | 'requiredApprovals'> & {
   reason?: string;
-  state: RunState;
-  requiredApprovals: number;
   expiresAt?: Date;
   error?: string;
-}
+};
 
 /** Records the request and its plan, with its audit row, atomically. */
 export async function createRun(pool: Pool, r: NewRun): Promise<RunRow> {

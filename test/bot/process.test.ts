@@ -1,12 +1,11 @@
 import { spawn } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { FakeSlack, SlackWire } from '../harness/index.js';
 import { adminQuery, connect, createTestDatabase, redisPrefix } from '../helpers/db.js';
-import { eventually, OPS, REQUESTER, SIGNING_SECRET, targetsYaml } from '../helpers/bot.js';
+import { eventually, OPS, REQUESTER, SIGNING_SECRET, targetsYaml, freePort } from '../helpers/bot.js';
 
 function run(env: Record<string, string>, args: string[] = []) {
   return new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
@@ -19,14 +18,6 @@ function run(env: Record<string, string>, args: string[] = []) {
   });
 }
 
-const freePort = () =>
-  new Promise<number>((resolve) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const p = (s.address() as { port: number }).port;
-      s.close(() => resolve(p));
-    });
-  });
 
 let dir: string;
 beforeAll(() => {

@@ -1,22 +1,13 @@
-import { createServer } from 'node:net';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { FakeSocketMode } from '../harness/socket-mode.js';
 import { FakeSlack } from '../harness/index.js';
 import { createTestDatabase } from '../helpers/db.js';
-import { eventually, OPS, REQUESTER, startTestBot, targetsYaml, textOf, type TestBot } from '../helpers/bot.js';
+import { eventually, OPS, REQUESTER, startTestBot, targetsYaml, textOf, type TestBot, freePort } from '../helpers/bot.js';
 
 let tb: TestBot;
 let sock: FakeSocketMode;
 let target: Awaited<ReturnType<typeof createTestDatabase>>;
 
-const freePort = () =>
-  new Promise<number>((resolve) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const p = (s.address() as { port: number }).port;
-      s.close(() => resolve(p));
-    });
-  });
 
 beforeAll(async () => {
   target = await createTestDatabase('socket');

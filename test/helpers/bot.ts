@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { createLogger, loadConfig, startBot, type RunningBot, type StartOptions } from '../../src/index.js';
 import { FakeSlack, SlackWire } from '../harness/index.js';
+import { createServer } from 'node:net';
 import pg from 'pg';
 import { createTestDatabase, redisPrefix } from './db.js';
 
@@ -144,4 +145,15 @@ export async function ask(tb: TestBot, text: string, user = REQUESTER, channel =
   if (res.body) return textOf(res.json as never);
   const call = await eventually(() => tb.fake.callsOf('response_url')[before], 15_000, `reply to ${text}`);
   return textOf(call.args as never);
+}
+
+/** A TCP port free on 127.0.0.1 right now (for processes that need a fixed PORT). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const s = createServer();
+    s.listen(0, '127.0.0.1', () => {
+      const p = (s.address() as { port: number }).port;
+      s.close(() => resolve(p));
+    });
+  });
 }
