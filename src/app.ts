@@ -14,6 +14,8 @@ export interface Health {
   ready: () => Promise<{ ok: boolean; checks: Record<string, boolean> }>;
   /** Set on SIGTERM: readiness fails so load balancers stop sending commands. */
   draining: () => boolean;
+  /** Prometheus text exposition. */
+  metrics: () => Promise<{ contentType: string; body: string }>;
 }
 
 function json(res: ServerResponse, status: number, body: unknown): void {
@@ -51,6 +53,19 @@ export function buildApp(config: AppConfig, log: Logger, health: Health): Instan
         health.ready().then(
           (r) => json(res, r.ok ? 200 : 503, r),
           () => json(res, 503, { ok: false }),
+        );
+      },
+    },
+    {
+      path: '/metrics',
+      method: ['GET'],
+      handler: (_req: IncomingMessage, res: ServerResponse) => {
+        health.metrics().then(
+          (m) => {
+            res.writeHead(200, { 'content-type': m.contentType });
+            res.end(m.body);
+          },
+          () => json(res, 500, { ok: false }),
         );
       },
     },

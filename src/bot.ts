@@ -10,6 +10,7 @@ import { RunWorker } from './jobs/worker.js';
 import { createLogger, type Logger } from './log.js';
 import { defaultRegistry } from './runbooks/index.js';
 import { Notifier } from './slack/notifier.js';
+import { Metrics } from './metrics.js';
 import { openStatePool } from './store/db.js';
 import { DbopsError } from './errors.js';
 import { migrate } from './store/migrations.js';
@@ -56,7 +57,8 @@ export async function startBot(config: AppConfig, opts: StartOptions = {}): Prom
   const apiOpts = config.slackApiUrl ? { slackApiUrl: config.slackApiUrl } : {};
   // Progress has its own client that rejects (not waits on) rate limits: the notifier reschedules.
   const progressClient = new WebClient(config.slackBotToken, { ...apiOpts, rejectRateLimitedCalls: true, retryConfig: { retries: 0 } });
-  const notifier = new Notifier(progressClient, log, opts.notifierIntervalMs !== undefined ? { minIntervalMs: opts.notifierIntervalMs } : {});
+  const metrics = new Metrics({ defaults: true });
+  const notifier = new Notifier(progressClient, log, { onRateLimited: () => metrics.slackRateLimited.inc(), ...(opts.notifierIntervalMs !== undefined ? { minIntervalMs: opts.notifierIntervalMs } : {}) });
   const interactive = new WebClient(config.slackBotToken, { ...apiOpts, retryConfig: { retries: 2 } });
   const registry = defaultRegistry();
   const permalink = async (channel: string, ts: string) => {
@@ -66,7 +68,7 @@ export async function startBot(config: AppConfig, opts: StartOptions = {}): Prom
       return undefined;
     }
   };
-  const base = { pool, registry, targets: config.targets, notifier, log, permalink };
+  const base = { pool, registry, targets: config.targets, notifier, log, metrics, permalink };
   let draining = false;
 
   let worker: RunWorker | undefined;
@@ -87,6 +89,11 @@ export async function startBot(config: AppConfig, opts: StartOptions = {}): Prom
   if (role !== 'worker') {
     app = buildApp(config, log, {
       draining: () => draining,
+      metrics: async () => {
+        const counts = await queue.queue.getJobCounts('waiting', 'active', 'delayed', 'failed').catch(() => ({}) as Record<string, number>);
+        for (const [state, n] of Object.entries(counts)) metrics.queueDepth.set({ state }, n);
+        return { contentType: metrics.registry.contentType, body: await metrics.registry.metrics() };
+      },
       ready: async () => {
         const [redis, db] = await Promise.all([queue.ping(), pool.query('SELECT 1').then(() => true, () => false)]);
         return { ok: redis && db, checks: { redis, stateDb: db } };

@@ -14,6 +14,7 @@ export function registerActions(app: App, deps: HandlerDeps): void {
     const log = deps.log.child({ runId, user });
     try {
       const d = await approve(deps, runId, user);
+      deps.metrics.decisions.inc({ result: d.ok ? d.outcome : d.reason });
       if (!d.ok) {
         log.info({ reason: d.reason }, 'approval refused');
         await respondWith(respond, errorMessage(d.message), 'ephemeral', log);

@@ -74,6 +74,7 @@ export function registerModals(app: App, deps: HandlerDeps): void {
     const reason = (view.state.values.reason?.value?.value as string | undefined)?.trim() || null;
     const user = body.user.id;
     const d = await deny(deps, runId, user, reason);
+    deps.metrics.decisions.inc({ result: d.ok ? d.outcome : d.reason });
     if (!d.ok) {
       if (d.run) await tellUser(deps, d.run.cardChannel ?? d.run.channel, user, errorMessage(d.message));
       return;

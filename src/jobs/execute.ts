@@ -140,6 +140,8 @@ async function succeedRun(deps: RunDeps, run: RunRow, rb: Runbook, progressTs: s
   if (!done) return getRun(deps.pool, run.id);
   await audit(deps.pool, { actor: 'dbops', action: 'finish', runId: run.id, target: run.target, channel: run.channel, outcome: 'succeeded', detail: { headline: result.headline } });
   const seconds = (Date.now() - (done.startedAt ?? done.createdAt).getTime()) / 1000;
+  deps.metrics.runsFinished.inc({ runbook: done.runbook, outcome: 'succeeded' });
+  deps.metrics.runSeconds.observe({ runbook: done.runbook }, seconds);
   const msg = resultMessage(done, result, seconds);
   if (done.threadChannel) {
     if (progressTs) void deps.notifier.update(done.threadChannel, progressTs, progressMessage(done, { text: 'finished', percent: 100 }, 'Done'));
@@ -155,6 +157,7 @@ async function failRun(deps: RunDeps, run: RunRow, err: unknown, step: string | 
   deps.log.error({ runId: run.id, step, err: err instanceof Error ? { message: err.message, code: (err as { code?: string }).code } : String(err) }, 'run failed');
   const failed = await transition(deps.pool, run.id, ['running', 'queued'], 'failed', { error: userMsg });
   if (!failed) return getRun(deps.pool, run.id);
+  deps.metrics.runsFinished.inc({ runbook: failed.runbook, outcome: 'failed' });
   await audit(deps.pool, { actor: 'dbops', action: 'finish', runId: run.id, target: run.target, channel: run.channel, outcome: 'failed', detail: { step: step ?? null, error: userMsg } });
   const left = step ? `steps before "${step}" completed; "${step}" did not complete; later steps were not started` : 'nothing was started';
   const msg = failureMessage(failed, userMsg, step, left);

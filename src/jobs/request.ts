@@ -47,6 +47,9 @@ export async function submitRequest(deps: RequestDeps, input: RequestInput): Pro
   const id = newRunId();
   const base = { id, runbook: rb.name, target: target.name, environment: target.environment, args, risk, plan, planHash: hash, requester: input.requester, channel: input.channel, ...(input.reason ? { reason: input.reason } : {}) };
 
+  const route = risk === 'read' ? 'read' : needed === 0 ? 'queued' : 'approval';
+  deps.metrics.requests.inc({ runbook: rb.name, risk, route });
+  deps.log.info({ runId: id, runbook: rb.name, target: target.name, risk, route, requester: input.requester }, 'request');
   if (risk === 'read') {
     const run = await createRun(deps.pool, { ...base, state: 'running', requiredApprovals: 0 });
     return runReadInline(deps, run, rb, target);
@@ -104,11 +107,13 @@ async function runReadInline(deps: RequestDeps, run: RunRow, rb: Runbook, target
   } catch (err) {
     await stepFailed(deps.pool, run.id, idx, (err as Error).message).catch(() => undefined);
     await transition(deps.pool, run.id, ['running'], 'failed', { error: userMessageOf(err) });
+    deps.metrics.runsFinished.inc({ runbook: rb.name, outcome: 'failed' });
     await audit(deps.pool, { actor: 'dbops', action: 'finish', runId: run.id, target: run.target, channel: run.channel, outcome: 'failed', detail: { error: userMessageOf(err) } });
     throw err;
   }
   const result = rb.result(outputs, run.plan.facts, run.args);
   await transition(deps.pool, run.id, ['running'], 'succeeded', { result: { headline: result.headline } });
+  deps.metrics.runsFinished.inc({ runbook: rb.name, outcome: 'succeeded' });
   await audit(deps.pool, { actor: 'dbops', action: 'finish', runId: run.id, target: run.target, channel: run.channel, outcome: 'succeeded' });
   const sections = rb.report ? rb.report(outputs, run.plan.facts, run.args, target) : [{ fields: result.facts }];
   return {

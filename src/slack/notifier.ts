@@ -24,6 +24,8 @@ export interface NotifierOptions {
   maxAttempts?: number;
   /** Workspace-wide spacing of chat.update (Tier 3, ~50/min). Default 1200 ms. */
   updateIntervalMs?: number;
+  /** Called on every 429 (metrics). */
+  onRateLimited?: () => void;
 }
 
 /**
@@ -39,6 +41,7 @@ export class Notifier {
   readonly #maxAttempts: number;
   readonly #lanes = new Map<string, ChannelLane>();
   readonly #updateInterval: number;
+  readonly #onRateLimited: (() => void) | undefined;
   /** chat.update is limited per workspace, not per channel: one clock shared by all lanes. */
   #nextUpdateAt = 0;
   #idleWaiters: Array<() => void> = [];
@@ -49,6 +52,7 @@ export class Notifier {
     this.#minInterval = opts.minIntervalMs ?? 1000;
     this.#maxAttempts = opts.maxAttempts ?? 5;
     this.#updateInterval = opts.updateIntervalMs ?? Math.max(this.#minInterval, 1200);
+    this.#onRateLimited = opts.onRateLimited;
   }
 
   /** Posts a message (never dropped or merged); resolves with its ts, or undefined if Slack refused it. */
@@ -120,6 +124,7 @@ export class Notifier {
             break;
           } catch (err) {
             const e = err as { code?: string; retryAfter?: number; data?: { error?: string } };
+            if (e.code === 'slack_webapi_rate_limited_error') this.#onRateLimited?.();
             if (e.code === 'slack_webapi_rate_limited_error' && attempts < this.#maxAttempts) {
               const ms = Math.max(1, e.retryAfter ?? 1) * 1000;
               this.#log.warn({ channel, retryAfterMs: ms }, 'slack rate limited; delaying this channel');

@@ -48,3 +48,14 @@ it('the audit table itself refuses updates and deletes', async () => {
   await expect(stateQuery(tb, `DELETE FROM audit`)).rejects.toThrow(/append-only/);
   await expect(stateQuery(tb, `UPDATE audit SET actor = 'x'`)).rejects.toThrow(/append-only/);
 });
+
+it('GET /metrics exposes requests, finished runs, approval decisions and queue depth', async () => {
+  const res = await fetch(`${tb.bot.url}/metrics`);
+  expect(res.status).toBe(200);
+  const text = await res.text();
+  expect(text).toMatch(/dbops_requests_total\{runbook="analyze",risk="change",route="queued"\} 1/);
+  expect(text).toMatch(/dbops_runs_finished_total\{runbook="analyze",outcome="succeeded"\} 1/);
+  expect(text).toMatch(/dbops_run_duration_seconds_count\{runbook="analyze"\} 1/);
+  expect(text).toMatch(/dbops_queue_jobs\{state="waiting"\} 0/);
+  expect(text).toContain('dbops_process_cpu_user_seconds_total');
+});
