@@ -26,6 +26,12 @@ async function main(): Promise<void> {
     throw err;
   }
   const log = createLogger();
+  // Through the redacting logger (Node's default would print the raw error, secrets and all), then
+  // exit: a crashed worker's runs resume elsewhere, a confused one might not.
+  process.on('unhandledRejection', (err) => {
+    log.fatal({ err: err instanceof Error ? { message: err.message, stack: err.stack } : String(err) }, 'unhandled rejection; exiting');
+    process.exit(1);
+  });
   let bot;
   try {
     const ms = (v: string | undefined) => (v && /^\d+$/.test(v) ? Number(v) : undefined);

@@ -128,7 +128,8 @@ export async function executeRun(deps: RunDeps, runId: string, signal: AbortSign
   } catch (err) {
     if (err instanceof InterruptedByShutdown || signal.aborted) throw new InterruptedByShutdown();
     await stepFailed(deps.pool, runId, idx, (err as Error).message ?? String(err)).catch(() => undefined);
-    return failRun(deps, run, err, rb.steps[idx]?.name, progressTs);
+    const stepName = rb.steps[idx]?.name;
+    return failRun(deps, run, err, stepName, progressTs, stepName && rb.leftState ? rb.leftState(stepName, run.plan.facts) : undefined);
   }
   return succeedRun(deps, run, rb, progressTs, approvers);
 }
@@ -152,14 +153,14 @@ async function succeedRun(deps: RunDeps, run: RunRow, rb: Runbook, progressTs: s
   return done;
 }
 
-async function failRun(deps: RunDeps, run: RunRow, err: unknown, step: string | undefined, progressTs?: string): Promise<RunRow | null> {
+async function failRun(deps: RunDeps, run: RunRow, err: unknown, step: string | undefined, progressTs?: string, leftState?: string): Promise<RunRow | null> {
   const userMsg = userMessageOf(err);
   deps.log.error({ runId: run.id, step, err: err instanceof Error ? { message: err.message, code: (err as { code?: string }).code } : String(err) }, 'run failed');
   const failed = await transition(deps.pool, run.id, ['running', 'queued'], 'failed', { error: userMsg });
   if (!failed) return getRun(deps.pool, run.id);
   deps.metrics.runsFinished.inc({ runbook: failed.runbook, outcome: 'failed' });
   await audit(deps.pool, { actor: 'dbops', action: 'finish', runId: run.id, target: run.target, channel: run.channel, outcome: 'failed', detail: { step: step ?? null, error: userMsg } });
-  const left = step ? `steps before "${step}" completed; "${step}" did not complete; later steps were not started` : 'nothing was started';
+  const left = leftState ?? (step ? `steps before "${step}" completed; "${step}" did not complete; later steps were not started` : 'nothing was started');
   const msg = failureMessage(failed, userMsg, step, left);
   if (failed.threadChannel) {
     if (progressTs) void deps.notifier.update(failed.threadChannel, progressTs, progressMessage(failed, { text: `failed: ${userMsg}` }, step ?? 'run'));

@@ -25,7 +25,9 @@ export class Housekeeping {
       { connection: connectionOptions(conn.url, true) as never, prefix: conn.prefix, concurrency: 1 },
     );
     this.#worker.on('error', (err) => deps.log.error({ err: err.message }, 'housekeeping worker error'));
-    void this.#queue.upsertJobScheduler('housekeeping', { every: everyMs }, { name: 'housekeeping', opts: { removeOnComplete: true, removeOnFail: 50 } });
+    this.#queue
+      .upsertJobScheduler('housekeeping', { every: everyMs }, { name: 'housekeeping', opts: { removeOnComplete: true, removeOnFail: 50 } })
+      .catch((err: Error) => deps.log.error({ err: err.message }, 'could not schedule housekeeping; expiry and re-enqueue run only at start-up'));
   }
 
   async close(): Promise<void> {

@@ -43,6 +43,8 @@ export const analyze = defineRunbook<Args, Facts>({
       },
     },
   ],
+  leftState: (_step, facts) =>
+    facts.table ? 'Planner statistics of the table are as before; no data changed.' : 'Tables analyzed before the failure have fresh statistics, the rest are as before; no data changed.',
   result: (outputs, facts) => {
     const r = outputs.analyze as { command: string; durationMs: number };
     return {

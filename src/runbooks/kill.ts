@@ -106,6 +106,10 @@ function signalRunbook(mode: 'terminate' | 'cancel'): Runbook {
           }),
       },
     ],
+    leftState: () =>
+      kill
+        ? 'If the statement failed midway, sessions it had already signalled stay terminated (a signal cannot be rolled back). Check `/db connections` for what is left before retrying.'
+        : 'No query was cancelled. Check `/db connections` before retrying.',
     result: (outputs, facts) => {
       const results = (outputs.signal as { results: SignalResult[] }).results;
       const s = summarizeSignals(results, kill ? 'terminated' : 'cancelled');

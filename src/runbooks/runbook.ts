@@ -95,6 +95,8 @@ export interface Runbook<A = any, F = any> {
   result: (outputs: Record<string, unknown>, facts: F, args: A) => RunResult;
   /** Read runbooks render their answer as rich text (mrkdwn sections); others use `result`. */
   report?: (outputs: Record<string, unknown>, facts: F, args: A, target: Target) => ReportSection[];
+  /** What a failure at `step` leaves behind, in the words an on-call engineer needs. */
+  leftState?: (step: string, facts: F) => string;
   /** Name of a modal to open when required arguments are missing (see handlers/modals.ts). */
   modal?: string;
 }

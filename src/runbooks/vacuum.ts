@@ -104,7 +104,12 @@ export const vacuum = defineRunbook<Args, Facts>({
           await waitForOrphan(poll, ctx.facts.oid, ctx);
           const pid = await backendPid(work);
           let done = false;
-          const running = runVacuum(work, relOf(ctx.facts, work), { full: ctx.facts.full, analyze: ctx.facts.analyze }).finally(() => (done = true));
+          // Settled into a value right away: a rejection while we poll must not go unhandled (it would crash the worker).
+          const running = runVacuum(work, relOf(ctx.facts, work), { full: ctx.facts.full, analyze: ctx.facts.analyze }).then(
+            (r) => ({ ok: true as const, r }),
+            (e: unknown) => ({ ok: false as const, e }),
+          );
+          void running.then(() => (done = true));
           // Each poll is its own autocommit statement: progress views are snapshotted per transaction.
           while (!done) {
             await new Promise((r) => setTimeout(r, 500));
@@ -112,7 +117,9 @@ export const vacuum = defineRunbook<Args, Facts>({
             const p = await vacuumProgress(poll, pid).catch(() => null);
             if (p) ctx.progress(describe(p));
           }
-          const res = await running;
+          const settled = await running;
+          if (!settled.ok) throw settled.e;
+          const res = settled.r;
           const skipped = res.notices.find((n) => /skipping|permission/i.test(n));
           if (skipped) throw new DbopsError('provider', `PostgreSQL skipped the table: ${skipped}. The bot's role needs to own the table (or be superuser) to vacuum it.`);
           ctx.progress({ text: `${ctx.facts.full ? 'VACUUM FULL' : 'VACUUM'} finished in ${formatDuration(res.durationMs / 1000)}`, percent: 100 });
@@ -125,6 +132,12 @@ export const vacuum = defineRunbook<Args, Facts>({
     },
     { name: 'after', title: 'Measuring again', run: async ({ session, facts }) => ({ stats: await session((c) => tableStats(c, facts.oid)) }) },
   ],
+  leftState: (step, facts) =>
+    step === 'vacuum'
+      ? facts.full
+        ? 'VACUUM FULL rolls back as a whole: the table is exactly as before and its lock is released. Free disk it needed was not kept.'
+        : 'Plain VACUUM changes no data: the table is intact; dead tuples it had not reached yet are still there. It is safe to run again.'
+      : 'Nothing was changed: only measurements had run.',
   result: (outputs, facts) => {
     const before = (outputs.before as { stats: TableStats }).stats;
     const after = (outputs.after as { stats: TableStats }).stats;

@@ -108,3 +108,27 @@ describe('/db vacuum', () => {
     expect(t.last_analyze).not.toBeNull();
   });
 });
+
+describe('failure', () => {
+  it('a VACUUM that cannot get its lock fails clearly: error and the state left, in the thread', async () => {
+    await makeBloatedTable('busy', 1000);
+    const holder = await connect(target.url, 'long-report');
+    await holder.query('BEGIN; LOCK TABLE busy IN SHARE MODE');
+    try {
+      tb.fake.reset();
+      await tb.wire.slashCommand({ text: 'vacuum demo busy', userId: REQUESTER, channelId: OPS });
+      const failure = await tb.fake.waitForCall('chat.postMessage', (c) => /^Failed:/.test(String(c.args.text)), 30_000);
+      const text = textOf(failure.args as never);
+      expect(text).toMatch(/failed\* at step \*vacuum\*/);
+      expect(text).toMatch(/Could not lock .*busy.* within lock_timeout/);
+      expect(text).toMatch(/State left:\* Plain VACUUM changes no data: the table is intact/);
+      const run = (await stateQuery(tb, `SELECT state, error FROM runs WHERE plan->>'summary' LIKE '%public.busy%'`)).rows[0];
+      expect(run.state).toBe('failed');
+      const step = (await stateQuery(tb, `SELECT rs.state FROM run_steps rs JOIN runs r ON r.id = rs.run_id WHERE r.plan->>'summary' LIKE '%public.busy%' AND rs.name = 'vacuum'`)).rows[0];
+      expect(step.state).toBe('failed');
+    } finally {
+      await holder.query('ROLLBACK');
+      await holder.end();
+    }
+  }, 40_000);
+});
