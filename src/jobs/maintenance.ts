@@ -25,6 +25,8 @@ export class Housekeeping {
       { connection: connectionOptions(conn.url, true) as never, prefix: conn.prefix, concurrency: 1 },
     );
     this.#worker.on('error', (err) => deps.log.error({ err: err.message }, 'housekeeping worker error'));
+    // An EventEmitter 'error' without a listener throws: a Redis blip must not take the process down.
+    this.#queue.on('error', (err) => deps.log.warn({ err: err.message }, 'housekeeping queue error'));
     this.#queue
       .upsertJobScheduler('housekeeping', { every: everyMs }, { name: 'housekeeping', opts: { removeOnComplete: true, removeOnFail: 50 } })
       .catch((err: Error) => deps.log.error({ err: err.message }, 'could not schedule housekeeping; expiry and re-enqueue run only at start-up'));
