@@ -30,7 +30,8 @@ export function registerActions(app: App, deps: HandlerDeps): void {
         return;
       }
       if (d.outcome === 'approved') {
-        await deps.queue.enqueue(d.run.id);
+        // Approved is approved: if Redis is down now, housekeeping enqueues the run when it is back.
+        await deps.queue.tryEnqueue(d.run.id, log);
         if (d.run.cardChannel && d.run.cardTs) await deps.notifier.update(d.run.cardChannel, d.run.cardTs, approvalCard(d.run, { approvedBy: d.approvers }));
         await respondWith(respond, infoMessage(`:white_check_mark: Approved. Run \`${d.run.id}\` is queued; progress follows in the card's thread.`), 'ephemeral', log);
       }

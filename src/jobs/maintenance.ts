@@ -13,6 +13,7 @@ import { connectionOptions, MAINTENANCE_QUEUE, type RedisConnection, type RunQue
 export class Housekeeping {
   readonly #queue: Queue;
   readonly #worker: Worker;
+  readonly #timer: NodeJS.Timeout;
 
   constructor(deps: RunDeps, runs: RunQueue, conn: RedisConnection, everyMs = 15_000) {
     this.#queue = new Queue(MAINTENANCE_QUEUE, { connection: connectionOptions(conn.url) as never, prefix: conn.prefix });
@@ -27,12 +28,18 @@ export class Housekeeping {
     this.#worker.on('error', (err) => deps.log.error({ err: err.message }, 'housekeeping worker error'));
     // An EventEmitter 'error' without a listener throws: a Redis blip must not take the process down.
     this.#queue.on('error', (err) => deps.log.warn({ err: err.message }, 'housekeeping queue error'));
-    this.#queue
-      .upsertJobScheduler('housekeeping', { every: everyMs }, { name: 'housekeeping', opts: { removeOnComplete: true, removeOnFail: 50 } })
-      .catch((err: Error) => deps.log.error({ err: err.message }, 'could not schedule housekeeping; expiry and re-enqueue run only at start-up'));
+    const schedule = () =>
+      this.#queue
+        .upsertJobScheduler('housekeeping', { every: everyMs }, { name: 'housekeeping', opts: { removeOnComplete: true, removeOnFail: 50 } })
+        .catch((err: Error) => deps.log.warn({ err: err.message }, 'could not (re)schedule housekeeping; retrying'));
+    void schedule();
+    // Idempotent upsert, repeated: if Redis lost its data the schedule comes back with it.
+    this.#timer = setInterval(() => void schedule(), Math.max(everyMs, 5000));
+    this.#timer.unref();
   }
 
   async close(): Promise<void> {
+    clearInterval(this.#timer);
     await this.#worker.close();
     await this.#queue.close();
   }

@@ -50,6 +50,20 @@ export class RunQueue {
     await this.queue.add('run', { runId }, { jobId: runId, attempts: 1, removeOnComplete: { age: 86400, count: 1000 }, removeOnFail: { age: 7 * 86400 } });
   }
 
+  /**
+   * Enqueue, but never lose the run when Redis is unreachable: the run is already recorded as
+   * "queued" in Postgres, and housekeeping re-enqueues it once Redis is back. Returns false then.
+   */
+  async tryEnqueue(runId: string, log: { warn: (o: object, m: string) => void }): Promise<boolean> {
+    try {
+      await this.enqueue(runId);
+      return true;
+    } catch (err) {
+      log.warn({ runId, err: (err as Error).message }, 'enqueue failed; the run stays queued in Postgres and is re-enqueued when Redis is back');
+      return false;
+    }
+  }
+
   /** Readiness: a cheap round trip to Redis, bounded so /readyz answers quickly. */
   async ping(timeoutMs = 2000): Promise<boolean> {
     let timer: NodeJS.Timeout | undefined;

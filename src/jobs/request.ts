@@ -56,8 +56,11 @@ export async function submitRequest(deps: RequestDeps, input: RequestInput): Pro
   }
   if (needed === 0) {
     const run = await createRun(deps.pool, { ...base, state: 'queued', requiredApprovals: 0 });
-    await deps.queue.enqueue(run.id);
-    return { visibility: 'ephemeral', run, message: infoMessage(`:inbox_tray: Queued \`${run.id}\`: ${plan.summary}. Progress follows in a thread${target.environment === 'production' ? ` in <#${target.incidentChannel}>` : ' here'}.`) };
+    const where = `Progress follows in a thread${target.environment === 'production' ? ` in <#${target.incidentChannel}>` : ' here'}.`;
+    if (!(await deps.queue.tryEnqueue(run.id, deps.log))) {
+      return { visibility: 'ephemeral', run, message: infoMessage(`:warning: Recorded \`${run.id}\` (${plan.summary}), but the job queue (Redis) is unreachable right now. It starts by itself as soon as the queue is back; nothing is lost. ${where}`) };
+    }
+    return { visibility: 'ephemeral', run, message: infoMessage(`:inbox_tray: Queued \`${run.id}\`: ${plan.summary}. ${where}`) };
   }
   const expiresAt = new Date(Date.now() + expiryMinutes(target) * 60_000);
   const run = await createRun(deps.pool, { ...base, state: 'pending_approval', requiredApprovals: needed, expiresAt });
