@@ -32,13 +32,14 @@ function riskOf(rb: Runbook): string {
 }
 
 export function helpMessage(registry: Registry): Message {
-  const lines = registry.all().map((rb) => `• ${code(rb.usage, 120)} — ${esc(rb.summary)} _(${riskOf(rb)})_`);
-  const meta = META_HELP.map((m) => `• ${code(m.usage, 120)} — ${esc(m.summary)} _(read)_`);
+  // One section per verb: usage, risk, what it does and an example, each well inside Slack's limits.
+  const runbooks = registry.all().map((rb) => section(`${code(rb.usage, 250)} _(${riskOf(rb)})_\n${esc(rb.summary)}\nExample: ${code(rb.examples[0] ?? rb.usage, 200)}`));
+  const meta = META_HELP.map((m) => `• ${code(m.usage, 120)} — ${esc(m.summary)} _(read)_ e.g. ${code(m.example, 80)}`);
   return {
     text: 'dbops commands',
     blocks: fitMessage([
       header('dbops: /db commands'),
-      section(`*Runbooks*\n${lines.join('\n')}`),
+      ...runbooks,
       section(`*Everything else*\n${meta.join('\n')}`),
       context('Risk: *read* runs at once · *change* is queued · *destructive* needs a second person’s approval. `/db help <verb>` for details and examples. Add `--reason "…"` to any request.'),
     ]),

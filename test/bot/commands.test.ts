@@ -31,6 +31,8 @@ describe('/db grammar on the wire', () => {
     for (const v of ['status', 'vacuum', 'analyze', 'targets', 'runs', 'audit']) expect(body).toContain(`/db ${v}`);
     expect(body).toMatch(/change \/ destructive|destructive/);
     expect(body).not.toContain('/db restore');
+    // Every runbook verb comes with an example.
+    for (const v of ['status', 'connections', 'locks', 'vacuum', 'analyze', 'cancel', 'kill']) expect(body).toMatch(new RegExp(`Example: \\\\?\`/db ${v} `));
     expect((res.json as { response_type: string }).response_type).toBe('ephemeral');
   });
 
