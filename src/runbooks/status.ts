@@ -14,11 +14,12 @@ const ago = (iso: string | null) => (iso ? `${formatDuration((Date.now() - Date.
 
 export function renderHealth(h: ConnectionHealth, longRunningSeconds: number): ReportSection[] {
   const c = h.connections;
-  const warn = c.percentUsed >= 90 ? ' :rotating_light:' : c.percentUsed >= 75 ? ' :warning:' : '';
+  // check_postgres' backends thresholds: warn at 90 %, critical at 95 % of max_connections.
+  const level = c.percentUsed >= 95 ? ' :rotating_light: critical' : c.percentUsed >= 90 ? ' :warning: high' : '';
   return [
     {
       fields: [
-        { label: 'Connections (cluster)', value: `${c.clusterTotal} / ${c.maxConnections} (${c.percentUsed}%)${warn ? ' — high' : ''}` },
+        { label: 'Connections (cluster)', value: `${c.clusterTotal} / ${c.maxConnections} (${c.percentUsed}%)${level}` },
         { label: 'On this database', value: String(c.databaseTotal) },
         { label: 'Database', value: h.database.name, code: true },
         { label: 'Size', value: h.database.sizePretty },
