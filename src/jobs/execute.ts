@@ -122,7 +122,7 @@ export async function executeRun(deps: RunDeps, runId: string, signal: AbortSign
         session,
         openSession: (limits) => openTargetSession(target.url, limits ?? {}, `target ${target.name}`),
       });
-      if (signal.aborted) throw new InterruptedByShutdown();
+      // A step that finished is recorded even during shutdown, so it is not run again on resume.
       await stepDone(deps.pool, run, idx, step.name, output ?? {});
     }
   } catch (err) {
