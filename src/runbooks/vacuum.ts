@@ -114,6 +114,13 @@ export const vacuum = defineRunbook<Args, Facts>({
           while (!done) {
             await new Promise((r) => setTimeout(r, 500));
             if (done) break;
+            if (ctx.signal.aborted) {
+              // Shutdown grace is over: cancel our own VACUUM (it keeps no partial state worth waiting
+              // for) so the worker can hand the run back; the next worker runs this step again.
+              await poll.query('SELECT pg_cancel_backend($1)', [pid]).catch(() => undefined);
+              await running;
+              throw new Error('interrupted by shutdown');
+            }
             const p = await vacuumProgress(poll, pid).catch(() => null);
             if (p) ctx.progress(describe(p));
           }

@@ -110,3 +110,48 @@ it('unreachable Redis is one line, exit 1', async () => {
     await st.drop();
   }
 });
+
+it('SIGTERM during a long step: after the grace period the step is interrupted, the process exits 0, and another worker finishes the run', async () => {
+  const tgt = await createTestDatabase('sigslow');
+  const st = await createTestDatabase('sigslowstate');
+  const fk = await FakeSlack.start();
+  try {
+    await adminQuery(`ALTER DATABASE "${tgt.name}" SET vacuum_cost_delay = '20ms'`);
+    await adminQuery(`ALTER DATABASE "${tgt.name}" SET vacuum_cost_limit = 1`);
+    const c = await connect(tgt.url);
+    await c.query(`CREATE TABLE big (id int, p text) WITH (autovacuum_enabled = false); INSERT INTO big SELECT g, repeat('z', 200) FROM generate_series(1, 40000) g; DELETE FROM big WHERE id % 2 = 0`);
+    await c.end();
+    const t = join(dir, 'slow.yaml');
+    writeFileSync(t, targetsYaml({ demo: `environment: staging\nengine: self-hosted\nurl: ${tgt.url}` }));
+    const port = await freePort();
+    const env = { PATH: process.env.PATH!, SLACK_BOT_TOKEN: 'xoxb-1', SLACK_SIGNING_SECRET: SIGNING_SECRET, SLACK_API_URL: fk.apiUrl, DBOPS_TARGETS: t, DATABASE_URL: st.url, PORT: String(port), DBOPS_QUEUE_PREFIX: redisPrefix('sigslow'), LOG_LEVEL: 'warn', DBOPS_SHUTDOWN_GRACE_MS: '1000', DBOPS_LOCK_DURATION_MS: '3000' };
+    const child = spawn(process.execPath, ['dist/src/main.js'], { env, stdio: ['ignore', 'ignore', 'pipe'] });
+    const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
+    await eventually(async () => (await fetch(`http://127.0.0.1:${port}/healthz`)).ok, 20_000, 'healthz');
+    const wire = new SlackWire({ botUrl: `http://127.0.0.1:${port}/slack/events`, signingSecret: SIGNING_SECRET, fake: fk });
+    await wire.slashCommand({ text: 'vacuum demo big', userId: REQUESTER, channelId: OPS });
+    await eventually(async () => (await adminQuery(`SELECT 1 FROM pg_stat_progress_vacuum p JOIN pg_database d ON d.oid = p.datid WHERE d.datname = $1`, [tgt.name])).rowCount, 20_000, 'vacuum running');
+    const t0 = Date.now();
+    child.kill('SIGTERM');
+    expect(await exited).toBe(0);
+    expect(Date.now() - t0).toBeLessThan(8000);
+    const s = await connect(st.url);
+    const mid = (await s.query(`SELECT r.state, s.state AS step FROM runs r JOIN run_steps s ON s.run_id = r.id AND s.name = 'vacuum'`)).rows[0];
+    expect(mid).toEqual({ state: 'running', step: 'running' });
+    // Nothing of ours is left running on the target.
+    expect((await adminQuery(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = $1 AND application_name = 'dbops'`, [tgt.name])).rows[0].n).toBe(0);
+    // Another worker picks the run up and finishes it (VACUUM unthrottled now, so it is quick).
+    await adminQuery(`ALTER DATABASE "${tgt.name}" RESET vacuum_cost_delay`);
+    const next = spawn(process.execPath, ['dist/src/main.js', '--role', 'worker'], { env, stdio: 'ignore' });
+    try {
+      await eventually(async () => (await s.query(`SELECT 1 FROM runs WHERE state = 'succeeded'`)).rowCount, 30_000, 'run finished by the next worker');
+    } finally {
+      next.kill('SIGTERM');
+      await s.end();
+    }
+  } finally {
+    await fk.close();
+    await tgt.drop();
+    await st.drop();
+  }
+}, 90_000);
