@@ -2,7 +2,7 @@ import type { TargetsConfig, Target } from '../config.js';
 import { badInput, DbopsError } from '../errors.js';
 import type { Runbook } from '../runbooks/runbook.js';
 import type { Registry } from '../runbooks/registry.js';
-import { parseDuration } from './duration.js';
+import { parseDuration } from '../duration.js';
 import { tokenize, unquote } from './tokenize.js';
 
 export type Command =

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { formatDuration } from '../commands/duration.js';
+import { formatDuration } from '../duration.js';
 import { runAnalyze } from '../postgres/maintenance.js';
 import { resolveRelation } from '../postgres/relation.js';
 import { defineRunbook } from './runbook.js';

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { formatDuration } from '../commands/duration.js';
+import { formatDuration } from '../duration.js';
 import { listSessions, type SessionList } from '../postgres/sessions.js';
 import { code, esc } from '../slack/blocks.js';
 import { defineRunbook } from './runbook.js';

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { formatDuration } from '../commands/duration.js';
+import { formatDuration } from '../duration.js';
 import { blockingChains, type LockNode } from '../postgres/locks.js';
 import { defineRunbook, type ReportSection } from './runbook.js';
 

@@ -1,4 +1,4 @@
-import { formatDuration } from '../commands/duration.js';
+import { formatDuration } from '../duration.js';
 import type { SessionInfo } from '../postgres/sessions.js';
 import type { SignalResult } from '../postgres/kill.js';
 

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { formatDuration } from '../commands/duration.js';
+import { formatDuration } from '../duration.js';
 import { connectionHealth, type ConnectionHealth } from '../postgres/activity.js';
 import { code, esc } from '../slack/blocks.js';
 import { defineRunbook, type ReportSection } from './runbook.js';

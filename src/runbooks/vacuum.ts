@@ -1,6 +1,6 @@
 import type pg from 'pg';
 import { z } from 'zod';
-import { formatDuration } from '../commands/duration.js';
+import { formatDuration } from '../duration.js';
 import { DbopsError } from '../errors.js';
 import { backendPid, runVacuum, tableStats, vacuumProgress, type TableStats, type VacuumProgress } from '../postgres/maintenance.js';
 import { resolveRelation, type ResolvedRelation } from '../postgres/relation.js';

@@ -1,5 +1,5 @@
 import type { TargetsConfig } from '../config.js';
-import { parseDuration } from '../commands/duration.js';
+import { parseDuration } from '../duration.js';
 import type { DbopsError } from '../errors.js';
 import { LIMITS, truncate, type Block } from './blocks.js';
 import { RUNBOOK_MODAL, type ModalMeta, type StateValues } from './views.js';

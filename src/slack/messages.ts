@@ -2,7 +2,7 @@ import type { RunResult, Progress, ReportSection } from '../runbooks/runbook.js'
 import type { RunRow } from '../store/runs.js';
 import type { AuditRow, ChainReport } from '../store/audit.js';
 import { actions, bar, button, code, codeBlock, context, divider, esc, fields, fitMessage, header, section, truncate, type Block } from './blocks.js';
-import { formatDuration } from '../commands/duration.js';
+import { formatDuration } from '../duration.js';
 
 export interface Message {
   text: string;

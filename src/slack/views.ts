@@ -1,5 +1,5 @@
 import type { TargetsConfig } from '../config.js';
-import { parseDuration } from '../commands/duration.js';
+import { parseDuration } from '../duration.js';
 import type { DbopsError } from '../errors.js';
 import type { Runbook } from '../runbooks/runbook.js';
 import { LIMITS, truncate, type Block } from './blocks.js';

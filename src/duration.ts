@@ -1,4 +1,5 @@
-import { badInput } from '../errors.js';
+/** Durations as users type them (90s, 10m, 2h, 1d) and as messages show them; shared by every layer. */
+import { badInput } from './errors.js';
 
 const UNITS: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86400 };
 
