@@ -24,7 +24,7 @@ export interface StartOptions {
   lockDurationMs?: number;
   shutdownGraceMs?: number;
   housekeepingEveryMs?: number;
-  /** Spacing of progress posts per channel (Slack ~1/s). */
+  /** Spacing of run output per channel and of chat.update workspace-wide (tests shorten it). */
   notifierIntervalMs?: number;
 }
 
@@ -58,7 +58,7 @@ export async function startBot(config: AppConfig, opts: StartOptions = {}): Prom
   // Progress has its own client that rejects (not waits on) rate limits: the notifier reschedules.
   const progressClient = new WebClient(config.slackBotToken, { ...apiOpts, rejectRateLimitedCalls: true, retryConfig: { retries: 0 } });
   const metrics = new Metrics({ defaults: true });
-  const notifier = new Notifier(progressClient, log, { onRateLimited: () => metrics.slackRateLimited.inc(), ...(opts.notifierIntervalMs !== undefined ? { minIntervalMs: opts.notifierIntervalMs } : {}) });
+  const notifier = new Notifier(progressClient, log, { onRateLimited: () => metrics.slackRateLimited.inc(), ...(opts.notifierIntervalMs !== undefined ? { minIntervalMs: opts.notifierIntervalMs, updateIntervalMs: opts.notifierIntervalMs } : {}) });
   const interactive = new WebClient(config.slackBotToken, { ...apiOpts, retryConfig: { retries: 2 } });
   const registry = defaultRegistry();
   const permalink = async (channel: string, ts: string) => {

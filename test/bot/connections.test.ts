@@ -175,7 +175,8 @@ describe('kill', () => {
     await ask(`cancel demo ${s.pid}`);
     expect(await q).toBe('57014');
     expect(await alive([s.pid])).toEqual([s.pid]);
-    const run = (await stateQuery(tb, `SELECT state, result->>'headline' AS h FROM runs WHERE runbook = 'cancel' ORDER BY created_at DESC LIMIT 1`)).rows[0];
+    // The query dies when the signal lands; the run is marked done just after.
+    const run = await eventually(async () => (await stateQuery(tb, `SELECT state, result->>'headline' AS h FROM runs WHERE runbook = 'cancel' AND state IN ('succeeded', 'failed')`)).rows[0], 10_000, 'cancel run finished');
     expect(run.state).toBe('succeeded');
     expect(run.h).toMatch(/Cancelled 1 of 1/);
   });
