@@ -1,5 +1,4 @@
-import type pg from 'pg';
-import { withTargetSession } from '../postgres/session.js';
+import { sessionFor } from '../postgres/session.js';
 import { planHash } from '../runbooks/plan-hash.js';
 import type { Registry } from '../runbooks/registry.js';
 import type { TargetsConfig } from '../config.js';
@@ -34,7 +33,7 @@ async function currentHash(deps: ApprovalDeps, run: RunRow): Promise<string | nu
       target,
       args: run.args,
       requester: run.requester,
-      session: <T>(fn: (c: pg.Client) => Promise<T>) => withTargetSession(target.url, fn, {}, `target ${target.name}`),
+      session: sessionFor(target),
     });
     return planHash({ runbook: rb.name, target: target.name, args: run.args, facts: plan.facts });
   } catch {

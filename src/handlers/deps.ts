@@ -4,6 +4,6 @@ import type { RequestDeps } from '../jobs/request.js';
 
 /** Everything the Slack doors need; built in bot.ts. */
 export interface HandlerDeps extends RequestDeps, ApprovalDeps {
-  /** Bolt's client: interactive calls (views.open within the 3 s trigger window) never wait behind progress. */
+  /** Interactive client, separate from the notifier's: views.open (3 s trigger window) never waits behind progress. */
   client: WebClient;
 }

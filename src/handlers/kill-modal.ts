@@ -1,7 +1,7 @@
 import type { App, BlockAction } from '@slack/bolt';
 import { validateArgs } from '../commands/parse.js';
 import { userMessageOf } from '../errors.js';
-import { withTargetSession } from '../postgres/session.js';
+import { sessionFor } from '../postgres/session.js';
 import { captureSessions } from '../runbooks/capture.js';
 import { sessionTable } from '../runbooks/session-render.js';
 import { esc } from '../slack/blocks.js';
@@ -27,7 +27,7 @@ async function preview(deps: HandlerDeps, s: KillModalState): Promise<string> {
   if (firstError) return `_${esc(firstError)}_`;
   try {
     const args = validateArgs(kill, raw) as Parameters<typeof captureSessions>[2];
-    const cap = await withTargetSession(target.url, (c) => captureSessions(c, target, args), { statementTimeoutMs: 3000 }, `target ${target.name}`);
+    const cap = await sessionFor(target, { statementTimeoutMs: 3000 })((c) => captureSessions(c, target, args));
     const n = cap.sessions.length;
     return `*Matching now: ${n} session${n === 1 ? '' : 's'}*${n ? `\n\`\`\`${esc(sessionTable(cap.sessions, 8))}\`\`\`` : ''}${cap.notEligible.length ? `\n_Not found or protected: ${cap.notEligible.slice(0, 10).join(', ')}_` : ''}`;
   } catch (err) {

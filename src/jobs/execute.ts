@@ -1,7 +1,6 @@
-import type pg from 'pg';
 import { shouldAnnounce } from '../approvals/policy.js';
 import { DbopsError, userMessageOf } from '../errors.js';
-import { openTargetSession, withTargetSession } from '../postgres/session.js';
+import { openSessionOn, sessionFor } from '../postgres/session.js';
 import type { Progress, Runbook } from '../runbooks/runbook.js';
 import { announcement, approvalCard, failureMessage, progressMessage, requestMessage, resultMessage } from '../slack/messages.js';
 import { audit } from '../store/audit.js';
@@ -97,7 +96,7 @@ export async function executeRun(deps: RunDeps, runId: string, signal: AbortSign
     if (progressTs) await saveCheckpoint(deps.pool, runId, { progressTs });
   }
 
-  const session = <T>(fn: (c: pg.Client) => Promise<T>) => withTargetSession(target.url, fn, {}, `target ${target.name}`);
+  const session = sessionFor(target);
   let idx = run.nextStep;
   try {
     for (; idx < rb.steps.length; idx++) {
@@ -120,7 +119,7 @@ export async function executeRun(deps: RunDeps, runId: string, signal: AbortSign
         log,
         outputs: await stepOutputs(deps.pool, runId),
         session,
-        openSession: (limits) => openTargetSession(target.url, limits ?? {}, `target ${target.name}`),
+        openSession: (limits) => openSessionOn(target, limits),
       });
       // A step that finished is recorded even during shutdown, so it is not run again on resume.
       await stepDone(deps.pool, run, idx, step.name, output ?? {});

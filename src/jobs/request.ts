@@ -1,8 +1,7 @@
-import type pg from 'pg';
 import { expiryMinutes, requiredApprovals } from '../approvals/policy.js';
 import type { Target } from '../config.js';
 import { userMessageOf } from '../errors.js';
-import { withTargetSession } from '../postgres/session.js';
+import { sessionFor } from '../postgres/session.js';
 import { planHash } from '../runbooks/plan-hash.js';
 import type { Runbook } from '../runbooks/runbook.js';
 import { approvalCard, errorMessage, infoMessage, reportMessage, type Message } from '../slack/messages.js';
@@ -31,8 +30,8 @@ export interface RequestDeps extends RunDeps {
   queue: RunQueue;
 }
 
-const sessionFor = (target: Target, statementTimeoutMs?: number) => <T>(fn: (c: pg.Client) => Promise<T>) =>
-  withTargetSession(target.url, fn, statementTimeoutMs ? { statementTimeoutMs } : {}, `target ${target.name}`);
+/** Read runbooks answer in seconds or say why: a tighter statement_timeout than changes get. */
+const READ_LIMITS = { statementTimeoutMs: 10_000 };
 
 /**
  * The one path every door takes: plan now, record, then run inline (read), queue (change) or ask
@@ -41,7 +40,7 @@ const sessionFor = (target: Target, statementTimeoutMs?: number) => <T>(fn: (c: 
 export async function submitRequest(deps: RequestDeps, input: RequestInput): Promise<Reply> {
   const { runbook: rb, target, args } = input;
   const risk = rb.risk(args as never);
-  const plan = await rb.plan({ target, args, requester: input.requester, session: sessionFor(target, risk === 'read' ? 10_000 : undefined) });
+  const plan = await rb.plan({ target, args, requester: input.requester, session: sessionFor(target, risk === 'read' ? READ_LIMITS : {}) });
   const hash = planHash({ runbook: rb.name, target: target.name, args, facts: plan.facts });
   const needed = requiredApprovals(target, risk);
   const id = newRunId();
@@ -101,7 +100,7 @@ async function runReadInline(deps: RequestDeps, run: RunRow, rb: Runbook, target
           signal: controller.signal,
           log: deps.log,
           outputs,
-          session: sessionFor(target, 10_000),
+          session: sessionFor(target, READ_LIMITS),
           openSession: () => Promise.reject(new Error('read runbooks use session()')),
         })) ?? {};
       outputs[step.name] = out;

@@ -58,3 +58,19 @@ export async function withTargetSession<T>(url: string, fn: (c: pg.Client) => Pr
     await client.end().catch(() => undefined);
   }
 }
+
+/** A target as sessions need it: where it is, and what to call it in messages (never the URL). */
+export interface SessionTarget {
+  url: string;
+  name: string;
+}
+
+/** `session(fn)` bound to one target: the form runbooks' plan and steps receive. */
+export function sessionFor(t: SessionTarget, limits: SessionLimits = {}): <T>(fn: (c: pg.Client) => Promise<T>) => Promise<T> {
+  return (fn) => withTargetSession(t.url, fn, limits, `target ${t.name}`);
+}
+
+/** A bounded session on a target that the caller closes (long steps that need two sessions). */
+export function openSessionOn(t: SessionTarget, limits: SessionLimits = {}): Promise<pg.Client> {
+  return openTargetSession(t.url, limits, `target ${t.name}`);
+}
