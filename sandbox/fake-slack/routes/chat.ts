@@ -23,17 +23,27 @@ function contentErrors(args: Record<string, unknown>): ReturnType<typeof fail> |
 
 const arr = (v: unknown): unknown[] | undefined => (Array.isArray(v) ? v : undefined);
 
-export const postMessage: ApiHandler = (args, ctx) => {
+/**
+ * What postMessage and postEphemeral share: channel lookup, content checks, the thread. Returns the
+ * failure to answer, or the message fields to store.
+ */
+function incoming(args: Record<string, unknown>, ctx: ApiContext): { error: ReturnType<typeof fail> } | { channel: string; text: string; blocks: unknown[]; thread_ts: string | undefined } {
   const channel = resolveChannel(ctx, str(args.channel));
-  if (!channel) return fail('channel_not_found');
+  if (!channel) return { error: fail('channel_not_found') };
   const invalid = contentErrors(args);
-  if (invalid) return invalid;
-  const thread_ts = str(args.thread_ts) || undefined;
+  if (invalid) return { error: invalid };
+  return { channel, text: str(args.text) ?? '', blocks: arr(args.blocks) ?? [], thread_ts: str(args.thread_ts) || undefined };
+}
+
+export const postMessage: ApiHandler = (args, ctx) => {
+  const m = incoming(args, ctx);
+  if ('error' in m) return m.error;
+  const { channel, text, blocks, thread_ts } = m;
   const stored = ctx.store.add({
     channel,
     user: BOT_USER_ID,
-    text: str(args.text) ?? '',
-    blocks: arr(args.blocks) ?? [],
+    text,
+    blocks,
     ...(arr(args.attachments) ? { attachments: arr(args.attachments) } : {}),
     ...(thread_ts ? { thread_ts, ...(bool(args.reply_broadcast) ? { reply_broadcast: true } : {}) } : {}),
   });
@@ -41,21 +51,12 @@ export const postMessage: ApiHandler = (args, ctx) => {
 };
 
 export const postEphemeral: ApiHandler = (args, ctx) => {
-  const channel = resolveChannel(ctx, str(args.channel));
-  if (!channel) return fail('channel_not_found');
-  const user = str(args.user);
-  if (!user) return fail('user_not_in_channel');
-  const invalid = contentErrors(args);
-  if (invalid) return invalid;
-  const thread_ts = str(args.thread_ts) || undefined;
-  const stored = ctx.store.add({
-    channel,
-    user: BOT_USER_ID,
-    text: str(args.text) ?? '',
-    blocks: arr(args.blocks) ?? [],
-    ephemeralTo: user,
-    ...(thread_ts ? { thread_ts } : {}),
-  });
+  // Slack checks the user before the content.
+  if (resolveChannel(ctx, str(args.channel)) && !str(args.user)) return fail('user_not_in_channel');
+  const m = incoming(args, ctx);
+  if ('error' in m) return m.error;
+  const { channel, text, blocks, thread_ts } = m;
+  const stored = ctx.store.add({ channel, user: BOT_USER_ID, text, blocks, ephemeralTo: str(args.user)!, ...(thread_ts ? { thread_ts } : {}) });
   return { ok: true, message_ts: stored.ts };
 };
 
