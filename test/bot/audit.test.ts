@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { adminQuery, createTestDatabase } from '../helpers/db.js';
-import { eventually, OPS, REQUESTER, startTestBot, stateQuery, targetsYaml, textOf, type TestBot, ask as askBot } from '../helpers/bot.js';
+import { eventually, startTestBot, stateQuery, targetsYaml, type TestBot, ask as askBot } from '../helpers/bot.js';
 
 let tb: TestBot;
 let target: Awaited<ReturnType<typeof createTestDatabase>>;

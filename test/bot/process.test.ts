@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { FakeSlack, SlackWire } from '../harness/index.js';
-import { adminQuery, connect, createTestDatabase, redisPrefix } from '../helpers/db.js';
+import { adminQuery, connect, createTestDatabase, redisPrefix, bloatedTable, throttleVacuum } from '../helpers/db.js';
 import { eventually, OPS, REQUESTER, SIGNING_SECRET, targetsYaml, freePort } from '../helpers/bot.js';
 
 function run(env: Record<string, string>, args: string[] = []) {
@@ -51,6 +51,23 @@ it('unreachable state DB is one line, exit 1', async () => {
   expect(r.stderr).toMatch(/^dbops: cannot start: DATABASE_URL: cannot connect/);
 });
 
+/**
+ * `npm start` as a real process against a demo target: its env (extra entries override) and the
+ * child, waited on until /healthz answers.
+ */
+async function startBotProcess(o: { name: string; fake: FakeSlack; targetUrl: string; stateUrl: string; extra?: Record<string, string> }) {
+  const targets = join(dir, `${o.name}.yaml`);
+  writeFileSync(targets, targetsYaml({ demo: `environment: staging\nengine: self-hosted\nurl: ${o.targetUrl}` }));
+  const port = await freePort();
+  const env = { PATH: process.env.PATH!, SLACK_BOT_TOKEN: 'xoxb-1', SLACK_SIGNING_SECRET: SIGNING_SECRET, SLACK_API_URL: o.fake.apiUrl, DBOPS_TARGETS: targets, DATABASE_URL: o.stateUrl, PORT: String(port), DBOPS_QUEUE_PREFIX: redisPrefix(o.name), LOG_LEVEL: 'warn', ...o.extra };
+  const child = spawn(process.execPath, ['dist/src/main.js'], { env, stdio: ['ignore', 'ignore', 'pipe'] });
+  const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
+  const base = `http://127.0.0.1:${port}`;
+  await eventually(async () => (await fetch(`${base}/healthz`)).ok, 20_000, 'healthz');
+  const wire = new SlackWire({ botUrl: `${base}/slack/events`, signingSecret: SIGNING_SECRET, fake: o.fake });
+  return { env, child, exited, base, wire };
+}
+
 let fake: FakeSlack;
 let target: Awaited<ReturnType<typeof createTestDatabase>>;
 let state: Awaited<ReturnType<typeof createTestDatabase>>;
@@ -64,26 +81,13 @@ it('npm start serves /healthz and /readyz, and SIGTERM lets the running step fin
   fake = await FakeSlack.start();
   target = await createTestDatabase('sigterm');
   state = await createTestDatabase('sigstate');
-  await adminQuery(`ALTER DATABASE "${target.name}" SET vacuum_cost_delay = '10ms'`);
-  await adminQuery(`ALTER DATABASE "${target.name}" SET vacuum_cost_limit = 40`);
-  const c = await connect(target.url);
-  await c.query(`CREATE TABLE t (id int, p text) WITH (autovacuum_enabled = false); INSERT INTO t SELECT g, repeat('z', 200) FROM generate_series(1, 30000) g; DELETE FROM t WHERE id % 2 = 0`);
-  await c.end();
-  const t = join(dir, 'sig.yaml');
-  writeFileSync(t, targetsYaml({ demo: `environment: staging\nengine: self-hosted\nurl: ${target.url}` }));
-  const port = await freePort();
-  const child = spawn(process.execPath, ['dist/src/main.js'], {
-    env: { PATH: process.env.PATH!, SLACK_BOT_TOKEN: 'xoxb-1', SLACK_SIGNING_SECRET: SIGNING_SECRET, SLACK_API_URL: fake.apiUrl, DBOPS_TARGETS: t, DATABASE_URL: state.url, PORT: String(port), DBOPS_QUEUE_PREFIX: redisPrefix('sig'), LOG_LEVEL: 'warn' },
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
-  const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
-  const base = `http://127.0.0.1:${port}`;
-  await eventually(async () => (await fetch(`${base}/healthz`)).ok, 20_000, 'healthz');
+  await throttleVacuum(target.name, '10ms', 40);
+  await bloatedTable(target.url, 't', 30_000, 200);
+  const { child, exited, base, wire } = await startBotProcess({ name: 'sig', fake, targetUrl: target.url, stateUrl: state.url });
   const ready = await fetch(`${base}/readyz`);
   expect(ready.status).toBe(200);
   expect(await ready.json()).toMatchObject({ ok: true, checks: { redis: true, stateDb: true } });
 
-  const wire = new SlackWire({ botUrl: `${base}/slack/events`, signingSecret: SIGNING_SECRET, fake });
   await wire.slashCommand({ text: 'vacuum demo t', userId: REQUESTER, channelId: OPS });
   await eventually(async () => (await adminQuery(`SELECT 1 FROM pg_stat_progress_vacuum p JOIN pg_database d ON d.oid = p.datid WHERE d.datname = $1`, [target.name])).rowCount, 20_000, 'vacuum running');
   child.kill('SIGTERM');
@@ -116,19 +120,9 @@ it('SIGTERM during a long step: after the grace period the step is interrupted, 
   const st = await createTestDatabase('sigslowstate');
   const fk = await FakeSlack.start();
   try {
-    await adminQuery(`ALTER DATABASE "${tgt.name}" SET vacuum_cost_delay = '20ms'`);
-    await adminQuery(`ALTER DATABASE "${tgt.name}" SET vacuum_cost_limit = 1`);
-    const c = await connect(tgt.url);
-    await c.query(`CREATE TABLE big (id int, p text) WITH (autovacuum_enabled = false); INSERT INTO big SELECT g, repeat('z', 200) FROM generate_series(1, 40000) g; DELETE FROM big WHERE id % 2 = 0`);
-    await c.end();
-    const t = join(dir, 'slow.yaml');
-    writeFileSync(t, targetsYaml({ demo: `environment: staging\nengine: self-hosted\nurl: ${tgt.url}` }));
-    const port = await freePort();
-    const env = { PATH: process.env.PATH!, SLACK_BOT_TOKEN: 'xoxb-1', SLACK_SIGNING_SECRET: SIGNING_SECRET, SLACK_API_URL: fk.apiUrl, DBOPS_TARGETS: t, DATABASE_URL: st.url, PORT: String(port), DBOPS_QUEUE_PREFIX: redisPrefix('sigslow'), LOG_LEVEL: 'warn', DBOPS_SHUTDOWN_GRACE_MS: '1000', DBOPS_LOCK_DURATION_MS: '3000' };
-    const child = spawn(process.execPath, ['dist/src/main.js'], { env, stdio: ['ignore', 'ignore', 'pipe'] });
-    const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
-    await eventually(async () => (await fetch(`http://127.0.0.1:${port}/healthz`)).ok, 20_000, 'healthz');
-    const wire = new SlackWire({ botUrl: `http://127.0.0.1:${port}/slack/events`, signingSecret: SIGNING_SECRET, fake: fk });
+    await throttleVacuum(tgt.name, '20ms', 1);
+    await bloatedTable(tgt.url, 'big', 40_000, 200);
+    const { env, child, exited, wire } = await startBotProcess({ name: 'sigslow', fake: fk, targetUrl: tgt.url, stateUrl: st.url, extra: { DBOPS_SHUTDOWN_GRACE_MS: '1000', DBOPS_LOCK_DURATION_MS: '3000' } });
     await wire.slashCommand({ text: 'vacuum demo big', userId: REQUESTER, channelId: OPS });
     await eventually(async () => (await adminQuery(`SELECT 1 FROM pg_stat_progress_vacuum p JOIN pg_database d ON d.oid = p.datid WHERE d.datname = $1`, [tgt.name])).rowCount, 20_000, 'vacuum running');
     const t0 = Date.now();

@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { adminQuery, connect, createTestDatabase } from '../helpers/db.js';
+import { adminQuery, connect, createTestDatabase, bloatedTable, throttleVacuum } from '../helpers/db.js';
 import { eventually, OPS, REQUESTER, startTestBot, stateQuery, targetsYaml, type TestBot } from '../helpers/bot.js';
 
 let tb: TestBot;
@@ -20,14 +20,8 @@ function spawnWorker(): ChildProcess {
 beforeAll(async () => {
   target = await createTestDatabase('resume');
   // Slow VACUUM down so the worker can be killed in the middle of it.
-  await adminQuery(`ALTER DATABASE "${target.name}" SET vacuum_cost_delay = '10ms'`);
-  await adminQuery(`ALTER DATABASE "${target.name}" SET vacuum_cost_limit = 10`);
-  const c = await connect(target.url);
-  await c.query(`CREATE TABLE events (id int, payload text) WITH (autovacuum_enabled = false)`);
-  await c.query(`INSERT INTO events SELECT g, repeat('y', 200) FROM generate_series(1, 40000) g`);
-  await c.query(`DELETE FROM events WHERE id % 3 = 0`);
-  await c.query('SELECT pg_stat_force_next_flush()');
-  await c.end();
+  await throttleVacuum(target.name, '10ms', 10);
+  await bloatedTable(target.url, 'events', 40_000, 200);
   // Web only in this process: runs are executed by the spawned worker processes.
   tb = await startTestBot({ targets: targetsYaml({ demo: `environment: staging\nengine: self-hosted\nurl: ${target.url}` }), start: { role: 'web' } });
 });

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { adminQuery, connect, createTestDatabase } from '../helpers/db.js';
+import { connect, createTestDatabase, bloatedTable, throttleVacuum } from '../helpers/db.js';
 import { eventually, OPS, REQUESTER, startTestBot, stateQuery, targetsYaml, textOf, type TestBot } from '../helpers/bot.js';
 
 let tb: TestBot;
@@ -14,22 +14,12 @@ async function targetQuery(sql: string, params: unknown[] = []) {
   }
 }
 
-/** A table with dead tuples that autovacuum will not touch. */
-async function makeBloatedTable(name: string, rows: number) {
-  const c = await connect(target.url);
-  await c.query(`CREATE TABLE ${name} (id int PRIMARY KEY, payload text) WITH (autovacuum_enabled = false)`);
-  await c.query(`INSERT INTO ${name} SELECT g, repeat('x', 100) FROM generate_series(1, $1) g`, [rows]);
-  await c.query(`DELETE FROM ${name} WHERE id % 2 = 0`);
-  await c.query('SELECT pg_stat_force_next_flush()');
-  await c.end();
-  await new Promise((r) => setTimeout(r, 200));
-}
+const makeBloatedTable = (name: string, rows: number) => bloatedTable(target.url, name, rows);
 
 beforeAll(async () => {
   target = await createTestDatabase('vacuum');
   // Throttle VACUUM in this database so the live progress can be observed mid-run.
-  await adminQuery(`ALTER DATABASE "${target.name}" SET vacuum_cost_delay = '2ms'`);
-  await adminQuery(`ALTER DATABASE "${target.name}" SET vacuum_cost_limit = 5`);
+  await throttleVacuum(target.name, '2ms', 5);
   await makeBloatedTable('orders', 60_000);
   await targetQuery(`CREATE SCHEMA sales; CREATE TABLE sales."Big Orders" (id int) WITH (autovacuum_enabled = false); INSERT INTO sales."Big Orders" SELECT generate_series(1, 1000); DELETE FROM sales."Big Orders" WHERE id < 500`);
   tb = await startTestBot({ targets: targetsYaml({ demo: `environment: staging\nengine: self-hosted\nurl: ${target.url}` }) });

@@ -45,3 +45,24 @@ export async function connect(url: string, applicationName = 'test'): Promise<pg
 export function redisPrefix(name: string): string {
   return `dbops-test-${name}-${randomBytes(4).toString('hex')}`;
 }
+
+/** Slows VACUUM for sessions opened afterwards in one database, so live progress and interruptions can be observed. */
+export async function throttleVacuum(dbName: string, delay: string, limit: number): Promise<void> {
+  await adminQuery(`ALTER DATABASE "${dbName}" SET vacuum_cost_delay = '${delay}'`);
+  await adminQuery(`ALTER DATABASE "${dbName}" SET vacuum_cost_limit = ${Number(limit)}`);
+}
+
+/** A table with every other row deleted and autovacuum off: dead tuples that only the bot will remove. */
+export async function bloatedTable(url: string, name: string, rows: number, payloadBytes = 100): Promise<void> {
+  const c = await connect(url);
+  try {
+    await c.query(`CREATE TABLE ${name} (id int PRIMARY KEY, payload text) WITH (autovacuum_enabled = false)`);
+    await c.query(`INSERT INTO ${name} SELECT g, repeat('x', $2) FROM generate_series(1, $1) g`, [rows, payloadBytes]);
+    await c.query(`DELETE FROM ${name} WHERE id % 2 = 0`);
+    // Dead-tuple counts reach pg_stat_user_tables asynchronously; push them now.
+    await c.query('SELECT pg_stat_force_next_flush()');
+  } finally {
+    await c.end();
+  }
+  await new Promise((r) => setTimeout(r, 200));
+}
