@@ -7,6 +7,9 @@ import { FakeSlack, SlackWire } from '../harness/index.js';
 import { createServer } from 'node:net';
 import pg from 'pg';
 import { createTestDatabase, redisPrefix } from './db.js';
+import { eventually } from './wait.js';
+
+export { eventually };
 
 export const SIGNING_SECRET = 'test-signing-secret-0123456789';
 export const BOT_TOKEN = 'xoxb-test-token-abcdef';
@@ -92,21 +95,6 @@ export async function startTestBot(opts: { targets: string; env?: Record<string,
   return tb;
 }
 
-/** Polls until fn returns a truthy value (or throws after timeoutMs). */
-export async function eventually<T>(fn: () => Promise<T | undefined | null | false> | T | undefined | null | false, timeoutMs = 15_000, what = 'condition'): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await fn();
-      if (v) return v as T;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 /** All text a Slack message shows (text + every nested text field of its blocks). */
 export function textOf(m: { text?: unknown; blocks?: unknown } | undefined): string {

@@ -2,16 +2,10 @@ import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { adminQuery } from '../helpers/db.js';
 
+import { eventually as waitFor } from '../helpers/wait.js';
+
 /** Polls until fn returns a truthy value (or throws after timeoutMs). */
-export async function waitFor<T>(fn: () => Promise<T | null | undefined | false>, timeoutMs = 10_000, what = 'condition'): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
+export { waitFor };
 
 /** A throwaway LOGIN role (roles are cluster-wide, so the name is random); drop() after the database. */
 export async function createTestRole(prefix = 'r', attrs = 'NOSUPERUSER'): Promise<{ name: string; drop: () => Promise<void> }> {
