@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
+import { resolvePolicy, type EffectivePolicy } from './approvals/policy.js';
 import { registerSecret } from './log.js';
 
 /** Thrown at start-up with one line per problem; main prints them and exits 1 (no stack trace). */
@@ -16,17 +17,25 @@ const approverId = slackId('user (U…/W…) or user-group (S…)', /^[UWS][A-Z0
 const channelId = slackId('channel', /^[CGD][A-Z0-9]{2,}$/);
 
 const riskRule = z.enum(['auto', 'approval']);
-const envPolicy = z.object({
-  change: riskRule.optional(),
-  /** Quorum per risk, e.g. { destructive: 2 } */
-  approvals: z.union([z.number().int().min(1).max(5), z.object({ change: z.number().int().min(1).max(5).optional(), destructive: z.number().int().min(1).max(5).optional() })]).optional(),
-});
+const quorum = z.number().int().min(1).max(5);
+// Strict: a misspelt key (e.g. "aproval") must stop start-up, not silently leave a rule out.
+const envPolicy = z
+  .object({
+    change: riskRule.optional(),
+    /** Quorum per risk, e.g. { destructive: 2 }; a number sets both. */
+    approvals: z.union([quorum, z.object({ change: quorum.optional(), destructive: quorum.optional() }).strict()]).optional(),
+    /** Announce this environment's change runs in the incident channel (destructive ones always are). */
+    announce: z.boolean().optional(),
+  })
+  .strict();
+export type EnvPolicyConfig = z.infer<typeof envPolicy>;
 export const policySchema = z
   .object({
     expiryMinutes: z.number().int().min(1).max(24 * 60).optional(),
     environments: z.record(z.string(), envPolicy).optional(),
-    change: riskRule.optional(),
+    change: envPolicy.shape.change,
     approvals: envPolicy.shape.approvals,
+    announce: envPolicy.shape.announce,
   })
   .strict();
 export type PolicyConfig = z.infer<typeof policySchema>;
@@ -64,7 +73,10 @@ export interface Target {
   readonly url: string;
   readonly incidentChannel: string;
   readonly approvers: readonly string[];
+  /** File and target policy merged per environment and per key (target wins); for display and debugging. */
   readonly policy: PolicyConfig;
+  /** What this target's plans need, resolved once at load; read it through src/approvals/policy.ts. */
+  readonly effective: EffectivePolicy;
   readonly protectedApps: readonly string[];
   readonly protectedUsers: readonly string[];
   readonly maxSessions: number;
@@ -106,6 +118,26 @@ export interface AppConfig {
   readonly queuePrefix: string;
   readonly createDatabase: boolean;
   readonly targets: TargetsConfig;
+}
+
+/** Per environment and per key: the target's settings win, nothing of the file's is dropped. */
+function mergePolicy(file: PolicyConfig, own: PolicyConfig): PolicyConfig {
+  const environments: Record<string, EnvPolicyConfig> = { ...file.environments };
+  for (const [env, p] of Object.entries(own.environments ?? {})) environments[env] = mergeEnv(file.environments?.[env], p);
+  const expiryMinutes = own.expiryMinutes ?? file.expiryMinutes;
+  return { ...mergeEnv(file, own), ...(expiryMinutes !== undefined ? { expiryMinutes } : {}), environments };
+}
+
+function mergeEnv(base: EnvPolicyConfig | undefined, over: EnvPolicyConfig): EnvPolicyConfig {
+  const split = (a: EnvPolicyConfig['approvals']) => (typeof a === 'number' ? { change: a, destructive: a } : a);
+  const approvals = base?.approvals === undefined && over.approvals === undefined ? undefined : { ...split(base?.approvals), ...split(over.approvals) };
+  const out: EnvPolicyConfig = {};
+  const change = over.change ?? base?.change;
+  const announce = over.announce ?? base?.announce;
+  if (change !== undefined) out.change = change;
+  if (approvals) out.approvals = approvals;
+  if (announce !== undefined) out.announce = announce;
+  return out;
 }
 
 function zodProblems(prefix: string, err: z.ZodError): string[] {
@@ -156,7 +188,8 @@ export function loadTargets(path: string, env: NodeJS.ProcessEnv = process.env):
       url,
       incidentChannel: t.incidentChannel ?? file.incidentChannel,
       approvers: t.approvers ?? file.approvers,
-      policy: { ...file.policy, ...t.policy, environments: { ...file.policy?.environments, ...t.policy?.environments } },
+      policy: mergePolicy(file.policy ?? {}, t.policy ?? {}),
+      effective: resolvePolicy(file.policy ?? {}, t.policy ?? {}, t.environment),
       protectedApps: t.protected?.apps ?? [],
       protectedUsers: t.protected?.users ?? [],
       maxSessions: t.maxSessions ?? 500,

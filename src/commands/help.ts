@@ -1,3 +1,4 @@
+import { describePolicy } from '../approvals/policy.js';
 import type { TargetsConfig } from '../config.js';
 import type { Registry } from '../runbooks/registry.js';
 import type { Runbook } from '../runbooks/runbook.js';
@@ -66,9 +67,21 @@ export function verbHelpMessage(registry: Registry, verb: string): Message {
 }
 
 export function targetsMessage(targets: TargetsConfig): Message {
-  const rows = [...targets.targets.values()].map((t) => `• ${code(t.name, 60)} — ${esc(t.engine)}, *${esc(t.environment)}*`);
+  // The effective policy per target, so nobody has to work out the merge of file and target rules.
+  const rows = [...targets.targets.values()].map((t) => `• ${code(t.name, 60)} — ${esc(t.engine)}, *${esc(t.environment)}*\n      ${esc(describePolicy(t.effective))}`);
   return {
     text: 'dbops targets',
-    blocks: [header('Targets'), section(rows.length ? rows.join('\n') : '_No targets configured._'), context('Connection details are never shown here.')],
+    blocks: fitMessage([
+      header('Targets'),
+      ...chunk(rows, 10).map((part) => section(part.join('\n'))),
+      ...(rows.length ? [] : [section('_No targets configured._')]),
+      context('Policy per target: approvals needed per risk (never the requester), whether runs are announced in the incident channel, and when approval requests expire. Connection details are never shown here.'),
+    ]),
   };
+}
+
+function chunk<T>(xs: T[], n: number): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < xs.length; i += n) out.push(xs.slice(i, i + n));
+  return out;
 }

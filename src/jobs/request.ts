@@ -1,4 +1,4 @@
-import { expiryMinutes, requiredApprovals } from '../approvals/policy.js';
+import { expiryMinutes, requiredApprovals, shouldAnnounce } from '../approvals/policy.js';
 import type { Target } from '../config.js';
 import { userMessageOf } from '../errors.js';
 import { sessionFor } from '../postgres/session.js';
@@ -55,7 +55,7 @@ export async function submitRequest(deps: RequestDeps, input: RequestInput): Pro
   }
   if (needed === 0) {
     const run = await createRun(deps.pool, { ...base, state: 'queued', requiredApprovals: 0 });
-    const where = `Progress follows in a thread${target.environment === 'production' ? ` in <#${target.incidentChannel}>` : ' here'}.`;
+    const where = `Progress follows in a thread${shouldAnnounce(target, risk) ? ` in <#${target.incidentChannel}>` : ' here'}.`;
     if (!(await deps.queue.tryEnqueue(run.id, deps.log))) {
       return { visibility: 'ephemeral', run, message: infoMessage(`:warning: Recorded \`${run.id}\` (${plan.summary}), but the job queue (Redis) is unreachable right now. It starts by itself as soon as the queue is back; nothing is lost. ${where}`) };
     }
