@@ -1,0 +1,135 @@
+/**
+ * The provider layer: one engine-neutral interface over AWS RDS, Aurora, Azure Flexible Server and
+ * self-hosted Postgres. Runbooks talk only to this; each engine file implements what it can and
+ * lists it in `capabilities`, so help and `/db targets` can derive the capability matrix and a verb
+ * the engine cannot do is refused before a run starts.
+ */
+import type { ProviderEngine } from './types.js';
+
+/** What an engine can do. Later issues add their verbs here and the optional method beside it. */
+export type Capability =
+  | 'snapshot' // startSnapshot + pollSnapshot
+  | 'list' // listSnapshots
+  | 'window' // restorableWindow (retention and, where the engine has one, earliest/latest restorable time)
+  | 'prune' // prune: the bot enforces retention itself (self-hosted dumps)
+  | 'verify' // verify: restore to a scratch copy and compare
+  | 'restore' // later: restoreSnapshot
+  | 'pitr' // later: restoreToTime
+  | 'rename' // later
+  | 'failover' // later
+  | 'scale'; // later
+
+export const ALL_CAPABILITIES: readonly Capability[] = ['snapshot', 'list', 'window', 'prune', 'verify', 'restore', 'pitr', 'rename', 'failover', 'scale'];
+
+export type SnapshotType = 'manual' | 'automated';
+/** Normalised; `engineStatus` keeps the engine's own word for the user ("backing-up", "copying"…). */
+export type SnapshotStatus = 'creating' | 'available' | 'failed' | 'deleting' | 'other';
+
+export interface Snapshot {
+  readonly id: string;
+  readonly type: SnapshotType;
+  readonly status: SnapshotStatus;
+  readonly engineStatus?: string;
+  readonly sizeBytes?: number;
+  /** Absent only while a cloud engine has not stamped an in-flight snapshot yet. */
+  readonly createdAt?: Date;
+  readonly progressPercent?: number;
+}
+
+export interface RestorableWindow {
+  /** Earliest point-in-time restore target (cloud) or oldest kept dump (self-hosted). */
+  readonly earliest?: Date;
+  readonly latest?: Date;
+  readonly retentionDays?: number;
+  /** Self-hosted: how many dumps are kept. */
+  readonly keep?: number;
+  /** `continuous`: any time in [earliest, latest]; `snapshots`: only the listed dumps. */
+  readonly granularity: 'continuous' | 'snapshots';
+}
+
+/**
+ * Everything a resumed run needs to re-attach to a long operation, as plain JSON: the runbook
+ * stores it in the run's step data and hands it back to `pollSnapshot` after a restart.
+ */
+export interface SnapshotCheckpoint {
+  readonly engine: ProviderEngine;
+  readonly snapshotId: string;
+  /** Azure: the LRO poller's serialised state (`poller.toString()`). */
+  readonly poller?: string;
+}
+
+export interface Progress {
+  readonly percent?: number;
+  /** Short, user-facing ("dumped 12 of 40 tables", "creating, 35 %"). */
+  readonly message: string;
+}
+
+export interface StartResult {
+  readonly checkpoint: SnapshotCheckpoint;
+  /** True when our own deterministic id already existed: a retried step re-attached, nothing new was created. */
+  readonly alreadyStarted: boolean;
+}
+
+export interface PollResult {
+  readonly done: boolean;
+  /** Present when done (and usually while in flight). */
+  readonly snapshot?: Snapshot;
+  readonly progress?: Progress;
+  /** Store this instead of the previous one (an Azure poller's state moves on). */
+  readonly checkpoint: SnapshotCheckpoint;
+}
+
+export interface CallOptions {
+  readonly signal?: AbortSignal;
+  /** Called while a long local operation runs (self-hosted dump, verify). */
+  readonly onProgress?: (p: Progress) => void;
+}
+
+export interface ListOptions {
+  readonly type?: SnapshotType | 'all';
+  readonly limit?: number;
+}
+
+export interface VerifyTableResult {
+  readonly table: string;
+  readonly expectedRows: number;
+  /** Undefined when the table is missing after the restore. */
+  readonly restoredRows?: number;
+}
+
+export interface VerifyReport {
+  readonly snapshotId: string;
+  readonly ok: boolean;
+  /** One plain line per problem found (artifact damaged, restore failed, row count differs…). */
+  readonly problems: readonly string[];
+  readonly tables: readonly VerifyTableResult[];
+  readonly durationMs: number;
+}
+
+export interface PruneResult {
+  readonly kept: readonly string[];
+  readonly removed: readonly string[];
+}
+
+export interface Provider {
+  readonly engine: ProviderEngine;
+  /** The target's name (for messages). */
+  readonly target: string;
+  readonly capabilities: ReadonlySet<Capability>;
+
+  /**
+   * Starts a snapshot named `id` (see `snapshotId`). Idempotent for our own ids: if it exists it is
+   * returned with `alreadyStarted`. Cloud engines return at once; self-hosted dumps in this call.
+   */
+  startSnapshot(id: string, opts?: CallOptions): Promise<StartResult>;
+  /** One look at the operation; never waits for it. Throws ProviderError('failed') when the engine reports failure. */
+  pollSnapshot(checkpoint: SnapshotCheckpoint, opts?: CallOptions): Promise<PollResult>;
+  /** Newest first. */
+  listSnapshots(opts?: ListOptions): Promise<Snapshot[]>;
+  restorableWindow(opts?: CallOptions): Promise<RestorableWindow>;
+
+  prune?(opts?: CallOptions): Promise<PruneResult>;
+  verify?(snapshotId?: string, opts?: CallOptions): Promise<VerifyReport>;
+  // Later issues: restoreSnapshot?, restoreToTime?, rename?, failover?, scale?, setRetention?,
+  // each returning StartResult/PollResult-style checkpoints like snapshots do.
+}
