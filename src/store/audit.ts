@@ -45,7 +45,10 @@ type Queryable = Pick<pg.ClientBase, 'query'>;
  */
 export async function appendAudit(c: Queryable, e: AuditEntry): Promise<void> {
   await c.query('SELECT pg_advisory_xact_lock(4242002)');
-  const prev = await c.query<{ hash: string }>('SELECT hash FROM audit ORDER BY id DESC LIMIT 1');
+  // The chain's order is the bigint id (assigned below, under the lock), so the previous row is the
+  // highest id. Read Committed matters: this statement's snapshot is taken after the lock is held,
+  // so it sees the row the last lock holder committed (under Repeatable Read it might not).
+  const prev = await c.query<{ hash: string }>('SELECT hash FROM audit ORDER BY audit.id DESC LIMIT 1');
   const prevHash = prev.rows[0]?.hash ?? GENESIS;
   // Id and timestamp are fixed before the insert so the row is written once, hash included; the
   // timestamp is text with microsecond precision so verification recomputes the exact same string.
@@ -78,7 +81,13 @@ export async function audit(pool: Pool, e: AuditEntry): Promise<void> {
   }
 }
 
-const AT_TEXT = `to_char(at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`;
+const AT_TEXT = `to_char(audit.at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`;
+/**
+ * The output columns `id` and `at` are text (for exact hashing), and a bare `ORDER BY id` or
+ * `ORDER BY at` would sort those text aliases ('10' < '9'). Every ORDER BY and WHERE in this file
+ * therefore names the table's columns (`audit.id`, `audit.at`).
+ */
+const COLUMNS = `audit.id::text AS id, ${AT_TEXT} AS at, actor, action, run_id, target, channel, outcome, detail, prev_hash, hash`;
 
 function toRow(r: Record<string, unknown>): AuditRow {
   return {
@@ -98,10 +107,10 @@ function toRow(r: Record<string, unknown>): AuditRow {
 
 export async function listAudit(pool: Pool, q: { target?: string; runId?: string; sinceSeconds?: number; limit?: number }): Promise<AuditRow[]> {
   const res = await pool.query(
-    `SELECT id::text, ${AT_TEXT} AS at, actor, action, run_id, target, channel, outcome, detail, prev_hash, hash FROM audit
-      WHERE ($1::text IS NULL OR target = $1) AND ($2::text IS NULL OR run_id = $2)
-        AND ($3::int IS NULL OR at > now() - make_interval(secs => $3))
-      ORDER BY id DESC LIMIT $4`,
+    `SELECT ${COLUMNS} FROM audit
+      WHERE ($1::text IS NULL OR audit.target = $1) AND ($2::text IS NULL OR audit.run_id = $2)
+        AND ($3::int IS NULL OR audit.at > now() - make_interval(secs => $3))
+      ORDER BY audit.at DESC, audit.id DESC LIMIT $4`,
     [q.target ?? null, q.runId ?? null, q.sinceSeconds ?? null, q.limit ?? 50],
   );
   return res.rows.map(toRow);
@@ -114,26 +123,31 @@ export interface ChainReport {
   brokenAt?: { id: string; reason: string };
 }
 
-/** Walks the whole chain in id order; streaming in pages keeps memory flat for long histories. */
+const PAGE = 1000;
+
+/**
+ * Walks the whole chain in id order (the order rows were chained in); keyset pages of 1000 keep
+ * memory flat for long histories, and `audit.id > last` continues exactly after the previous page.
+ * Each row must link to the previous row's hash and match its own content; the first row that does
+ * not is reported. A removed row breaks the link of the row after it; swapped contents break the
+ * link (and hash) at the first of the pair; an edited row no longer matches its hash. Removing the
+ * newest rows is invisible to the chain alone (nothing links to them yet): that needs the latest
+ * hash kept somewhere else.
+ */
 export async function verifyAudit(pool: Pool): Promise<ChainReport> {
   let prev = GENESIS;
   let lastId = '0';
   let count = 0;
   for (;;) {
-    const res = await pool.query(
-      `SELECT id::text, ${AT_TEXT} AS at, actor, action, run_id, target, channel, outcome, detail, prev_hash, hash
-         FROM audit WHERE id > $1::bigint ORDER BY id LIMIT 1000`,
-      [lastId],
-    );
-    if (res.rows.length === 0) return { ok: true, rows: count };
+    const res = await pool.query(`SELECT ${COLUMNS} FROM audit WHERE audit.id > $1::bigint ORDER BY audit.id LIMIT ${PAGE}`, [lastId]);
     for (const raw of res.rows) {
       const r = toRow(raw);
       count++;
-      if (r.prevHash !== prev) return { ok: false, rows: count, brokenAt: { id: r.id, reason: 'link to the previous row is broken (a row was removed or reordered)' } };
-      const expect = rowHash(prev, r);
-      if (expect !== r.hash) return { ok: false, rows: count, brokenAt: { id: r.id, reason: 'content does not match its hash (the row was altered)' } };
+      if (r.prevHash !== prev) return { ok: false, rows: count, brokenAt: { id: r.id, reason: `link to the previous row${lastId !== '0' ? ` (${lastId})` : ''} is broken (a row before it was removed, or rows were reordered)` } };
+      if (rowHash(prev, r) !== r.hash) return { ok: false, rows: count, brokenAt: { id: r.id, reason: 'content does not match its hash (the row was altered)' } };
       prev = r.hash;
       lastId = r.id;
     }
+    if (res.rows.length < PAGE) return { ok: true, rows: count };
   }
 }
