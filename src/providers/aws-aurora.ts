@@ -8,7 +8,8 @@ import {
   type RDSClient,
 } from '@aws-sdk/client-rds';
 import { awsError } from './aws-errors.js';
-import { newestFirst, progressOf, toSnapshot } from './aws-snapshot.js';
+import { progressOf, toSnapshot } from './aws-snapshot.js';
+import { selectSnapshots } from './list.js';
 import { ProviderError } from './errors.js';
 import type { Capability, ListOptions, PollResult, Provider, RestorableWindow, Snapshot, SnapshotCheckpoint, StartResult } from './provider.js';
 
@@ -75,8 +76,8 @@ export class AwsAuroraProvider implements Provider {
     } catch (err) {
       throw awsError(this.engine, this.#what, err);
     }
-    const filtered = opts.type && opts.type !== 'all' ? out.filter((s) => s.type === opts.type) : out;
-    return filtered.sort(newestFirst).slice(0, opts.limit ?? filtered.length);
+    // The API's `automated` filter leaves out AWS Backup's `awsbackup` snapshots: filter on our side too.
+    return selectSnapshots(out, opts);
   }
 
   async restorableWindow(): Promise<RestorableWindow> {

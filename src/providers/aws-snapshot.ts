@@ -50,8 +50,3 @@ export function progressOf(s: Snapshot): Progress {
   const pct = s.progressPercent;
   return { ...(pct !== undefined ? { percent: pct } : {}), message: `${s.engineStatus ?? s.status}${pct !== undefined ? `, ${pct} %` : ''}` };
 }
-
-/** Newest first; in-flight ones without a timestamp first of all (they are the newest). */
-export function newestFirst(a: Snapshot, b: Snapshot): number {
-  return (b.createdAt?.getTime() ?? Number.MAX_SAFE_INTEGER) - (a.createdAt?.getTime() ?? Number.MAX_SAFE_INTEGER);
-}
