@@ -5,7 +5,8 @@ import type { Progress, Runbook } from '../runbooks/runbook.js';
 import { announcement, approvalCard, failureMessage, progressMessage, requestMessage, resultMessage } from '../slack/messages.js';
 import { audit } from '../store/audit.js';
 import { listApprovals } from '../store/approvals.js';
-import { getRun, saveCheckpoint, setThread, stepDone, stepFailed, stepOutputs, stepStarted, TERMINAL, transition, type RunRow } from '../store/runs.js';
+import { claimRun, finishRun, LeaseLost, releaseLease, renewLease, type Lease } from '../store/leases.js';
+import { getRun, saveCheckpoint, setThread, stepDone, stepFailed, stepOutputs, stepStarted, type RunRow } from '../store/runs.js';
 import type { RunDeps } from './deps.js';
 
 /** Attempts (starts + resumes) before a run is given up as failed. */
@@ -56,27 +57,88 @@ async function refreshHead(deps: RunDeps, run: RunRow, approvers: string[]): Pro
   }
 }
 
+export interface ExecuteOptions {
+  /** This executor's identity in the lease (host:pid:random). */
+  owner: string;
+  /** Lease length; renewed every third of it while the run executes. */
+  leaseMs: number;
+}
+
+/** Another executor holds a live lease on the run: try again after `until` (it may die). */
+export class LeaseHeld extends Error {
+  constructor(readonly until: Date) {
+    super(`run is being executed elsewhere (lease until ${until.toISOString()})`);
+    this.name = 'LeaseHeld';
+  }
+}
+
+/**
+ * Keeps the lease alive while the run executes. `lost` aborts when the lease was taken over, or when
+ * it could not be renewed for most of its length (state DB unreachable): past that point another
+ * executor may legitimately claim the run, so this one must stop acting.
+ */
+function heartbeat(deps: RunDeps, lease: Lease, leaseMs: number): { lost: AbortSignal; stop: () => void } {
+  const lost = new AbortController();
+  let renewedAt = Date.now();
+  let busy = false;
+  const timer = setInterval(() => {
+    if (busy || lost.signal.aborted) return;
+    busy = true;
+    renewLease(deps.pool, lease, leaseMs)
+      .then((ok) => {
+        if (ok) renewedAt = Date.now();
+        else lost.abort();
+      })
+      .catch((err: Error) => {
+        deps.log.warn({ runId: lease.runId, err: err.message }, 'lease renewal failed; retrying');
+        if (Date.now() - renewedAt > leaseMs * 0.8) lost.abort();
+      })
+      .finally(() => (busy = false));
+  }, Math.max(100, Math.floor(leaseMs / 3)));
+  timer.unref();
+  return { lost: lost.signal, stop: () => clearInterval(timer) };
+}
+
 /**
  * Runs (or resumes) one run. Idempotent: a finished run is left alone; a run that is not approved
- * never starts; each step's completion is committed in Postgres before the next begins, so a
- * crashed worker's successor continues at the first unfinished step.
+ * never starts; a run someone else is executing is not touched (LeaseHeld); each step's completion
+ * is committed in Postgres under the current fence before the next begins, so a crashed worker's
+ * successor continues at the first unfinished step and a stale worker records nothing.
  */
-export async function executeRun(deps: RunDeps, runId: string, signal: AbortSignal): Promise<RunRow | null> {
-  const before = await getRun(deps.pool, runId);
-  if (!before || TERMINAL.has(before.state) || before.state === 'pending_approval') return before;
-  const resumed = before.state === 'running';
-  if (before.attempts >= MAX_ATTEMPTS) {
-    // Crashed this often at the same point: stop and tell people instead of looping forever.
-    const run = await getRun(deps.pool, runId);
-    return failRun(deps, run!, new DbopsError('internal', `The run was interrupted ${before.attempts} times (worker crashes or lost connections) and was stopped. Check the bot logs and the target before retrying.`), deps.registry.get(before.runbook)?.steps[before.nextStep]?.name);
+export async function executeRun(deps: RunDeps, runId: string, signal: AbortSignal, opts: ExecuteOptions): Promise<RunRow | null> {
+  const claim = await claimRun(deps.pool, runId, opts.owner, opts.leaseMs);
+  if (!claim.ok) {
+    if (claim.held) throw new LeaseHeld(claim.until);
+    return claim.run;
   }
-  let run = await transition(deps.pool, runId, ['queued', 'running'], 'running');
-  if (!run) return getRun(deps.pool, runId);
-  const log = deps.log.child({ runId, runbook: run.runbook, target: run.target });
+  const { lease } = claim;
+  const beat = heartbeat(deps, lease, opts.leaseMs);
+  try {
+    return await runClaimed(deps, claim.run, lease, signal, beat.lost);
+  } catch (err) {
+    if (err instanceof LeaseLost || (beat.lost.aborted && !(err instanceof InterruptedByShutdown))) {
+      deps.log.warn({ runId, fence: lease.fence }, 'lease lost: another executor owns this run now; standing down');
+      return getRun(deps.pool, runId);
+    }
+    throw err;
+  } finally {
+    beat.stop();
+  }
+}
+
+async function runClaimed(deps: RunDeps, claimed: RunRow, lease: Lease, shutdown: AbortSignal, lost: AbortSignal): Promise<RunRow | null> {
+  const runId = claimed.id;
+  let run = claimed;
+  const resumed = run.attempts > 1;
   const rb = deps.registry.get(run.runbook);
+  if (run.attempts > MAX_ATTEMPTS) {
+    // Crashed this often at the same point: stop and tell people instead of looping forever.
+    return failRun(deps, lease, run, new DbopsError('internal', `The run was interrupted ${run.attempts - 1} times (worker crashes or lost connections) and was stopped. Check the bot logs and the target before retrying.`), rb?.steps[run.nextStep]?.name);
+  }
+  const log = deps.log.child({ runId, runbook: run.runbook, target: run.target, fence: lease.fence });
   const target = deps.targets.targets.get(run.target);
   await audit(deps.pool, { actor: 'dbops', action: resumed ? 'resume' : 'start', runId, target: run.target, channel: run.channel, outcome: 'running', detail: { attempt: run.attempts, step: run.nextStep } });
-  if (!rb || !target) return failRun(deps, run, new DbopsError('config', `This run's ${rb ? 'target' : 'runbook'} is no longer configured; nothing was done.`), undefined);
+  if (!rb || !target) return failRun(deps, lease, run, new DbopsError('config', `This run's ${rb ? 'target' : 'runbook'} is no longer configured; nothing was done.`), undefined);
 
   const approvers = await approversOf(deps, runId);
   run = await ensureThread(deps, run, approvers);
@@ -88,22 +150,25 @@ export async function executeRun(deps: RunDeps, runId: string, signal: AbortSign
   let progressTs = typeof run.checkpoint.progressTs === 'string' ? run.checkpoint.progressTs : undefined;
   let currentStep = rb.steps[run.nextStep]?.title ?? rb.steps[run.nextStep]?.name ?? 'finishing';
   const showProgress = (p: Progress) => {
-    if (!threadChannel || !progressTs) return;
+    if (!threadChannel || !progressTs || lost.aborted) return;
     void deps.notifier.update(threadChannel, progressTs, progressMessage(run!, p, currentStep));
   };
   if (threadChannel && !progressTs && run.nextStep < rb.steps.length) {
     progressTs = await deps.notifier.post(threadChannel, progressMessage(run, { text: resumed ? 'resuming…' : 'starting…' }, currentStep), threadTs ? { threadTs } : {});
-    if (progressTs) await saveCheckpoint(deps.pool, runId, { progressTs });
+    if (progressTs) await saveCheckpoint(deps.pool, lease, { progressTs });
   }
 
   const session = sessionFor(target);
+  // Steps stop at a safe point on shutdown and when the lease is lost (someone else runs it now).
+  const stepSignal = AbortSignal.any([shutdown, lost]);
   let idx = run.nextStep;
   try {
     for (; idx < rb.steps.length; idx++) {
-      if (signal.aborted) throw new InterruptedByShutdown();
+      if (lost.aborted) throw new LeaseLost(runId);
+      if (shutdown.aborted) throw new InterruptedByShutdown();
       const step = rb.steps[idx]!;
       currentStep = step.title ?? step.name;
-      const attempt = await stepStarted(deps.pool, runId, idx, step.name);
+      const attempt = await stepStarted(deps.pool, lease, idx, step.name);
       const fresh = (await getRun(deps.pool, runId))!;
       showProgress({ text: attempt > 1 ? `resuming (attempt ${attempt})…` : 'starting…' });
       const output = await step.run({
@@ -113,30 +178,43 @@ export async function executeRun(deps: RunDeps, runId: string, signal: AbortSign
         facts: run.plan.facts,
         requester: run.requester,
         checkpoint: fresh.checkpoint,
-        saveCheckpoint: (data) => saveCheckpoint(deps.pool, runId, data),
+        saveCheckpoint: (data) => saveCheckpoint(deps.pool, lease, data),
         progress: showProgress,
-        signal,
+        signal: stepSignal,
         log,
         outputs: await stepOutputs(deps.pool, runId),
         session,
         openSession: (limits) => openSessionOn(target, limits),
       });
       // A step that finished is recorded even during shutdown, so it is not run again on resume.
-      await stepDone(deps.pool, run, idx, step.name, output ?? {});
+      await stepDone(deps.pool, lease, run, idx, step.name, output ?? {});
     }
   } catch (err) {
-    if (err instanceof InterruptedByShutdown || signal.aborted) throw new InterruptedByShutdown();
-    await stepFailed(deps.pool, runId, idx, (err as Error).message ?? String(err)).catch(() => undefined);
+    if (err instanceof LeaseLost || lost.aborted) throw new LeaseLost(runId);
+    if (err instanceof InterruptedByShutdown || shutdown.aborted) {
+      // Hand the run back at once rather than making the next worker wait out the lease.
+      await releaseLease(deps.pool, lease).catch(() => undefined);
+      throw new InterruptedByShutdown();
+    }
+    log.warn({ step: rb.steps[idx]?.name, err: describeError(err) }, 'step failed');
+    await stepFailed(deps.pool, lease, idx, userMessageOf(err)).catch(() => undefined);
     const stepName = rb.steps[idx]?.name;
-    return failRun(deps, run, err, stepName, progressTs, stepName && rb.leftState ? rb.leftState(stepName, run.plan.facts) : undefined);
+    return failRun(deps, lease, run, err, stepName, progressTs, stepName && rb.leftState ? rb.leftState(stepName, run.plan.facts) : undefined);
   }
-  return succeedRun(deps, run, rb, progressTs, approvers);
+  return succeedRun(deps, lease, run, rb, progressTs, approvers);
 }
 
-async function succeedRun(deps: RunDeps, run: RunRow, rb: Runbook, progressTs: string | undefined, approvers: string[]): Promise<RunRow | null> {
+/** Operator detail for the logs (redacted there); never shown in Slack. */
+function describeError(err: unknown): Record<string, unknown> {
+  if (!(err instanceof Error)) return { message: String(err) };
+  const cause = (err as { cause?: unknown }).cause;
+  return { message: err.message, code: (err as { code?: string }).code, ...(cause instanceof Error ? { cause: cause.message } : {}) };
+}
+
+async function succeedRun(deps: RunDeps, lease: Lease, run: RunRow, rb: Runbook, progressTs: string | undefined, approvers: string[]): Promise<RunRow | null> {
   const outputs = await stepOutputs(deps.pool, run.id);
   const result = rb.result(outputs, run.plan.facts, run.args);
-  const done = await transition(deps.pool, run.id, ['running'], 'succeeded', { result: { headline: result.headline, facts: result.facts } });
+  const done = await finishRun(deps.pool, lease, 'succeeded', { result: { headline: result.headline, facts: result.facts } });
   if (!done) return getRun(deps.pool, run.id);
   await audit(deps.pool, { actor: 'dbops', action: 'finish', runId: run.id, target: run.target, channel: run.channel, outcome: 'succeeded', detail: { headline: result.headline } });
   const seconds = (Date.now() - (done.startedAt ?? done.createdAt).getTime()) / 1000;
@@ -152,10 +230,10 @@ async function succeedRun(deps: RunDeps, run: RunRow, rb: Runbook, progressTs: s
   return done;
 }
 
-async function failRun(deps: RunDeps, run: RunRow, err: unknown, step: string | undefined, progressTs?: string, leftState?: string): Promise<RunRow | null> {
+async function failRun(deps: RunDeps, lease: Lease, run: RunRow, err: unknown, step: string | undefined, progressTs?: string, leftState?: string): Promise<RunRow | null> {
   const userMsg = userMessageOf(err);
-  deps.log.error({ runId: run.id, step, err: err instanceof Error ? { message: err.message, code: (err as { code?: string }).code } : String(err) }, 'run failed');
-  const failed = await transition(deps.pool, run.id, ['running', 'queued'], 'failed', { error: userMsg });
+  deps.log.error({ runId: run.id, step, err: describeError(err) }, 'run failed');
+  const failed = await finishRun(deps.pool, lease, 'failed', { error: userMsg });
   if (!failed) return getRun(deps.pool, run.id);
   deps.metrics.runsFinished.inc({ runbook: failed.runbook, outcome: 'failed' });
   await audit(deps.pool, { actor: 'dbops', action: 'finish', runId: run.id, target: run.target, channel: run.channel, outcome: 'failed', detail: { step: step ?? null, error: userMsg } });

@@ -1,14 +1,15 @@
 import { Queue, Worker } from 'bullmq';
 import { expireDue } from '../approvals/service.js';
 import { approvalCard } from '../slack/messages.js';
-import { runsToEnqueue } from '../store/runs.js';
+import { failAbandonedReads, runsToEnqueue } from '../store/runs.js';
 import type { RunDeps } from './deps.js';
 import { connectionOptions, MAINTENANCE_QUEUE, type RedisConnection, type RunQueue } from './queue.js';
 
 /**
  * A BullMQ job scheduler runs housekeeping every `everyMs`, on exactly one worker at a time:
  * expire stale approval requests (and say so on their cards), and re-enqueue runs Postgres says
- * are queued/running but Redis has lost (Postgres is the source of truth).
+ * are queued, or running with an expired lease, that Redis has lost (Postgres is the source of
+ * truth; a run whose executor still holds its lease is never re-enqueued).
  */
 export class Housekeeping {
   readonly #queue: Queue;
@@ -34,7 +35,7 @@ export class Housekeeping {
         .catch((err: Error) => deps.log.warn({ err: err.message }, 'could not (re)schedule housekeeping; retrying'));
     void schedule();
     // Idempotent upsert, repeated: if Redis lost its data the schedule comes back with it.
-    this.#timer = setInterval(() => void schedule(), Math.max(everyMs, 5000));
+    this.#timer = setInterval(() => void schedule(), Math.max(everyMs, 1000));
     this.#timer.unref();
   }
 
@@ -50,6 +51,7 @@ export async function sweep(deps: RunDeps, runs: RunQueue): Promise<number> {
   for (const run of expired) {
     if (run.cardChannel && run.cardTs) void deps.notifier.update(run.cardChannel, run.cardTs, approvalCard(run, { approvedBy: [], note: 'nobody approved in time — request again if still needed' }));
   }
+  await failAbandonedReads(deps.pool);
   for (const id of await runsToEnqueue(deps.pool)) await runs.enqueue(id);
   return expired.length;
 }

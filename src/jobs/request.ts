@@ -6,7 +6,8 @@ import { planHash } from '../runbooks/plan-hash.js';
 import type { Runbook } from '../runbooks/runbook.js';
 import { approvalCard, errorMessage, infoMessage, reportMessage, type Message } from '../slack/messages.js';
 import { audit } from '../store/audit.js';
-import { createRun, newRunId, setCard, stepDone, stepFailed, stepStarted, transition, type RunRow } from '../store/runs.js';
+import { finishRun } from '../store/leases.js';
+import { createRun, INLINE_OWNER, newRunId, setCard, stepDone, stepFailed, stepStarted, transition, type RunRow } from '../store/runs.js';
 import type { RunDeps } from './deps.js';
 import type { RunQueue } from './queue.js';
 
@@ -81,11 +82,13 @@ export async function submitRequest(deps: RequestDeps, input: RequestInput): Pro
 
 async function runReadInline(deps: RequestDeps, run: RunRow, rb: Runbook, target: Target): Promise<Reply> {
   const outputs: Record<string, unknown> = {};
+  // createRun gave the inline read its lease (fence 1); it is never re-enqueued.
+  const lease = { runId: run.id, owner: INLINE_OWNER, fence: run.leaseFence };
   let idx = 0;
   try {
     for (; idx < rb.steps.length; idx++) {
       const step = rb.steps[idx]!;
-      await stepStarted(deps.pool, run.id, idx, step.name);
+      await stepStarted(deps.pool, lease, idx, step.name);
       const controller = new AbortController();
       const out =
         (await step.run({
@@ -104,17 +107,17 @@ async function runReadInline(deps: RequestDeps, run: RunRow, rb: Runbook, target
           openSession: () => Promise.reject(new Error('read runbooks use session()')),
         })) ?? {};
       outputs[step.name] = out;
-      await stepDone(deps.pool, run, idx, step.name, out);
+      await stepDone(deps.pool, lease, run, idx, step.name, out);
     }
   } catch (err) {
-    await stepFailed(deps.pool, run.id, idx, (err as Error).message).catch(() => undefined);
-    await transition(deps.pool, run.id, ['running'], 'failed', { error: userMessageOf(err) });
+    await stepFailed(deps.pool, lease, idx, userMessageOf(err)).catch(() => undefined);
+    await finishRun(deps.pool, lease, 'failed', { error: userMessageOf(err) });
     deps.metrics.runsFinished.inc({ runbook: rb.name, outcome: 'failed' });
     await audit(deps.pool, { actor: 'dbops', action: 'finish', runId: run.id, target: run.target, channel: run.channel, outcome: 'failed', detail: { error: userMessageOf(err) } });
     throw err;
   }
   const result = rb.result(outputs, run.plan.facts, run.args);
-  await transition(deps.pool, run.id, ['running'], 'succeeded', { result: { headline: result.headline } });
+  await finishRun(deps.pool, lease, 'succeeded', { result: { headline: result.headline } });
   deps.metrics.runsFinished.inc({ runbook: rb.name, outcome: 'succeeded' });
   await audit(deps.pool, { actor: 'dbops', action: 'finish', runId: run.id, target: run.target, channel: run.channel, outcome: 'succeeded' });
   const sections = rb.report ? rb.report(outputs, run.plan.facts, run.args, target) : [{ fields: result.facts }];

@@ -1,19 +1,23 @@
+import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
 import { DelayedError, Worker, type Job } from 'bullmq';
 import type { RunDeps } from './deps.js';
-import { executeRun, InterruptedByShutdown } from './execute.js';
+import { executeRun, InterruptedByShutdown, LeaseHeld } from './execute.js';
 import { connectionOptions, RUNS_QUEUE, type RedisConnection, type RunJobData } from './queue.js';
 
 export interface WorkerOptions {
   concurrency?: number;
-  /** BullMQ lock; a dead worker's job is re-queued after about this long. Default 30 s. */
+  /** BullMQ lock and run lease; a dead worker's run is taken over after about this long. Default 30 s. */
   lockDurationMs?: number;
   /** How long SIGTERM waits for running steps before interrupting them (they resume elsewhere). */
   shutdownGraceMs?: number;
 }
 
 /**
- * BullMQ worker for runs. Postgres holds the step cursor; BullMQ provides locking and stalled-job
- * recovery, so a SIGKILLed worker's run is picked up by the next worker and continues at its step.
+ * BullMQ worker for runs. Postgres holds the step cursor and the run's lease; BullMQ delivers jobs
+ * and re-delivers a SIGKILLed worker's job, whose run the next worker claims once the lease has
+ * expired and continues at its step. BullMQ's own lock is not trusted for exclusivity: Redis may
+ * lose it.
  */
 export class RunWorker {
   readonly worker: Worker<RunJobData>;
@@ -23,13 +27,20 @@ export class RunWorker {
   constructor(deps: RunDeps, conn: RedisConnection, opts: WorkerOptions = {}) {
     this.#grace = opts.shutdownGraceMs ?? 25_000;
     const lockDuration = opts.lockDurationMs ?? 30_000;
+    const exec = { owner: `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`, leaseMs: lockDuration };
     this.worker = new Worker<RunJobData>(
       RUNS_QUEUE,
       async (job: Job<RunJobData>, token?: string) => {
         try {
-          const run = await executeRun(deps, job.data.runId, this.#shutdown.signal);
+          const run = await executeRun(deps, job.data.runId, this.#shutdown.signal, exec);
           return { state: run?.state ?? 'missing' };
         } catch (err) {
+          if (err instanceof LeaseHeld && token) {
+            // Someone else executes this run (a duplicate job, or a worker that lost Redis but not its
+            // lease): stand down, and look again when that lease would expire in case its holder died.
+            await job.moveToDelayed(Math.max(err.until.getTime(), Date.now()) + 250, token);
+            throw new DelayedError();
+          }
           if (err instanceof InterruptedByShutdown && token) {
             // Step-job pattern: hand the job back (delayed 1 s) instead of failing it.
             await job.moveToDelayed(Date.now() + 1000, token);

@@ -82,6 +82,17 @@ const MIGRATIONS: ReadonlyArray<{ id: number; name: string; sql: string }> = [
       CREATE TRIGGER audit_no_update BEFORE UPDATE OR DELETE ON audit FOR EACH ROW EXECUTE FUNCTION audit_append_only();
     `,
   },
+  {
+    id: 2,
+    name: 'run leases with fencing tokens',
+    sql: `
+      -- A run is executed by whoever holds its lease: owner + fence (bumped on every claim) + expiry
+      -- (renewed while a step runs). Only the holder of the current fence may record progress.
+      ALTER TABLE runs ADD COLUMN lease_owner text;
+      ALTER TABLE runs ADD COLUMN lease_fence bigint NOT NULL DEFAULT 0;
+      ALTER TABLE runs ADD COLUMN lease_expires_at timestamptz;
+    `,
+  },
 ];
 
 /** Applies pending migrations under an advisory lock so replicas starting together don't race. */

@@ -3,6 +3,7 @@ import type pg from 'pg';
 import type { Plan, Risk } from '../runbooks/runbook.js';
 import { appendAudit } from './audit.js';
 import { inTransaction, type Pool } from './db.js';
+import { assertLease, LeaseLost, type Lease } from './leases.js';
 
 export type RunState = 'pending_approval' | 'queued' | 'running' | 'succeeded' | 'failed' | 'denied' | 'expired' | 'refused';
 export const TERMINAL: ReadonlySet<RunState> = new Set(['succeeded', 'failed', 'denied', 'expired', 'refused']);
@@ -31,6 +32,10 @@ export interface RunRow {
   cardChannel: string | null;
   cardTs: string | null;
   attempts: number;
+  /** Who holds the right to execute (see leases.ts); fence bumps on every claim. */
+  leaseOwner: string | null;
+  leaseFence: number;
+  leaseExpiresAt: Date | null;
   createdAt: Date;
   startedAt: Date | null;
   finishedAt: Date | null;
@@ -41,7 +46,7 @@ export function newRunId(): string {
   return `r_${randomBytes(8).toString('hex').slice(0, 12)}`;
 }
 
-function toRun(r: Record<string, any>): RunRow {
+export function toRun(r: Record<string, any>): RunRow {
   return {
     id: r.id,
     runbook: r.runbook,
@@ -66,6 +71,9 @@ function toRun(r: Record<string, any>): RunRow {
     cardChannel: r.card_channel,
     cardTs: r.card_ts,
     attempts: r.attempts,
+    leaseOwner: r.lease_owner ?? null,
+    leaseFence: Number(r.lease_fence ?? 0),
+    leaseExpiresAt: r.lease_expires_at ?? null,
     createdAt: r.created_at,
     startedAt: r.started_at,
     finishedAt: r.finished_at,
@@ -79,12 +87,20 @@ export type NewRun = Pick<RunRow, 'id' | 'runbook' | 'target' | 'environment' | 
   error?: string;
 };
 
+/** Inline reads run in the process that answers the command: they hold a lease from the start. */
+export const INLINE_OWNER = 'inline';
+const INLINE_LEASE_MINUTES = 15;
+
 /** Records the request and its plan, with its audit row, atomically. */
 export async function createRun(pool: Pool, r: NewRun): Promise<RunRow> {
   return inTransaction(pool, async (c) => {
     const res = await c.query(
-      `INSERT INTO runs (id, runbook, target, environment, args, risk, plan, plan_hash, requester, channel, reason, state, required_approvals, expires_at, error)
-       VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15) RETURNING *`,
+      `INSERT INTO runs (id, runbook, target, environment, args, risk, plan, plan_hash, requester, channel, reason, state, required_approvals, expires_at, error,
+                         lease_owner, lease_fence, lease_expires_at, attempts, started_at)
+       VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,
+               CASE WHEN $12 = 'running' THEN '${INLINE_OWNER}' END, CASE WHEN $12 = 'running' THEN 1 ELSE 0 END,
+               CASE WHEN $12 = 'running' THEN now() + interval '${INLINE_LEASE_MINUTES} minutes' END,
+               CASE WHEN $12 = 'running' THEN 1 ELSE 0 END, CASE WHEN $12 = 'running' THEN now() END) RETURNING *`,
       [r.id, r.runbook, r.target, r.environment, JSON.stringify(r.args ?? {}), r.risk, JSON.stringify(r.plan), r.planHash, r.requester, r.channel, r.reason ?? null, r.state, r.requiredApprovals, r.expiresAt ?? null, r.error ?? null],
     );
     await appendAudit(c, {
@@ -141,31 +157,45 @@ export async function setCard(pool: Pool, id: string, channel: string, ts: strin
   await pool.query('UPDATE runs SET card_channel = $2, card_ts = $3, updated_at = now() WHERE id = $1', [id, channel, ts]);
 }
 
-export async function saveCheckpoint(pool: Pool, id: string, data: Record<string, unknown>): Promise<void> {
-  await pool.query(`UPDATE runs SET checkpoint = checkpoint || $2::jsonb, updated_at = now() WHERE id = $1`, [id, JSON.stringify(data)]);
+/** Merges into the run's checkpoint, only under the current lease (a stale worker's write is refused). */
+export async function saveCheckpoint(pool: Pool, lease: Lease, data: Record<string, unknown>): Promise<void> {
+  const res = await pool.query(`UPDATE runs SET checkpoint = checkpoint || $3::jsonb, updated_at = now() WHERE id = $1 AND lease_fence = $2 AND state = 'running'`, [lease.runId, lease.fence, JSON.stringify(data)]);
+  if (res.rowCount !== 1) throw new LeaseLost(lease.runId);
 }
 
-export async function stepStarted(pool: Pool, runId: string, idx: number, name: string): Promise<number> {
+/** Records that a step (re)starts; returns its attempt number. Refused when the lease is not current. */
+export async function stepStarted(pool: Pool, lease: Lease, idx: number, name: string): Promise<number> {
   const res = await pool.query<{ attempts: number }>(
-    `INSERT INTO run_steps (run_id, idx, name, state) VALUES ($1,$2,$3,'running')
+    `INSERT INTO run_steps (run_id, idx, name, state)
+       SELECT $1, $2, $3, 'running' WHERE EXISTS (SELECT 1 FROM runs WHERE id = $1 AND lease_fence = $4 AND state = 'running')
      ON CONFLICT (run_id, idx) DO UPDATE SET attempts = run_steps.attempts + 1, state = 'running', error = NULL, started_at = now()
      RETURNING attempts`,
-    [runId, idx, name],
+    [lease.runId, idx, name, lease.fence],
   );
-  return res.rows[0]!.attempts;
+  if (!res.rows[0]) throw new LeaseLost(lease.runId);
+  return res.rows[0].attempts;
 }
 
-/** Marks the step done and advances the run's cursor in one transaction, with its audit row. */
-export async function stepDone(pool: Pool, run: RunRow, idx: number, name: string, output: Record<string, unknown>): Promise<void> {
+/**
+ * Marks the step done and advances the run's cursor in one transaction, with its audit row —
+ * only under the current fence, so a worker that lost its lease cannot record (or skip) a step.
+ */
+export async function stepDone(pool: Pool, lease: Lease, run: Pick<RunRow, 'target' | 'channel'>, idx: number, name: string, output: Record<string, unknown>): Promise<void> {
   await inTransaction(pool, async (c) => {
-    await c.query(`UPDATE run_steps SET state = 'done', output = $3, finished_at = now() WHERE run_id = $1 AND idx = $2`, [run.id, idx, JSON.stringify(output)]);
-    await c.query(`UPDATE runs SET next_step = GREATEST(next_step, $2), updated_at = now() WHERE id = $1`, [run.id, idx + 1]);
-    await appendAudit(c, { actor: 'dbops', action: 'step', runId: run.id, target: run.target, channel: run.channel, outcome: 'done', detail: { step: name, idx } });
+    await assertLease(c, lease);
+    await c.query(`UPDATE run_steps SET state = 'done', output = $3, finished_at = now() WHERE run_id = $1 AND idx = $2`, [lease.runId, idx, JSON.stringify(output)]);
+    await c.query(`UPDATE runs SET next_step = GREATEST(next_step, $2), updated_at = now() WHERE id = $1`, [lease.runId, idx + 1]);
+    await appendAudit(c, { actor: 'dbops', action: 'step', runId: lease.runId, target: run.target, channel: run.channel, outcome: 'done', detail: { step: name, idx } });
   });
 }
 
-export async function stepFailed(pool: Pool, runId: string, idx: number, error: string): Promise<void> {
-  await pool.query(`UPDATE run_steps SET state = 'failed', error = $3, finished_at = now() WHERE run_id = $1 AND idx = $2`, [runId, idx, error]);
+/** `error` is the user-facing message (shown by `/db run`); raw driver errors stay in the logs. */
+export async function stepFailed(pool: Pool, lease: Lease, idx: number, error: string): Promise<void> {
+  await pool.query(
+    `UPDATE run_steps SET state = 'failed', error = $4, finished_at = now()
+      WHERE run_id = $1 AND idx = $2 AND EXISTS (SELECT 1 FROM runs WHERE id = $1 AND lease_fence = $3)`,
+    [lease.runId, idx, lease.fence, error],
+  );
 }
 
 export async function stepOutputs(pool: Pool, runId: string): Promise<Record<string, unknown>> {
@@ -187,8 +217,25 @@ export async function listRuns(pool: Pool, q: { target?: string; limit?: number 
   return res.rows.map(toRun);
 }
 
-/** Runs the queue should be holding: used to re-enqueue after Redis lost its data. */
+/**
+ * Runs the queue should be holding: used to re-enqueue after Redis lost its data. Only runs nobody
+ * is executing: queued, or running with an expired lease (a live worker that lost Redis keeps its
+ * lease and finishes). Inline reads are never re-enqueued.
+ */
 export async function runsToEnqueue(pool: Pool): Promise<string[]> {
-  const res = await pool.query<{ id: string }>(`SELECT id FROM runs WHERE state IN ('queued','running') ORDER BY created_at`);
+  const res = await pool.query<{ id: string }>(
+    `SELECT id FROM runs WHERE risk <> 'read'
+        AND (state = 'queued' OR (state = 'running' AND (lease_expires_at IS NULL OR lease_expires_at < now())))
+      ORDER BY created_at`,
+  );
   return res.rows.map((r) => r.id);
+}
+
+/** Inline reads whose process died mid-answer: record them failed instead of leaving them "running". */
+export async function failAbandonedReads(pool: Pool): Promise<number> {
+  const res = await pool.query(
+    `UPDATE runs SET state = 'failed', error = 'interrupted: the bot restarted while answering; ask again', finished_at = now(), updated_at = now(), lease_expires_at = NULL
+      WHERE risk = 'read' AND state = 'running' AND lease_expires_at < now()`,
+  );
+  return res.rowCount ?? 0;
 }
