@@ -104,6 +104,8 @@ export interface VerifyReport {
   readonly problems: readonly string[];
   readonly tables: readonly VerifyTableResult[];
   readonly durationMs: number;
+  /** The scratch database or instance restored into (already removed when the report is returned). */
+  readonly scratch?: string;
 }
 
 export interface PruneResult {
