@@ -23,6 +23,7 @@ import {
   runsMessage,
   type Message,
 } from '../src/slack/messages.js';
+import { MetadataSealer } from '../src/slack/metadata.js';
 import { denyModal, runbookModal } from '../src/slack/views.js';
 import type { AuditRow } from '../src/store/audit.js';
 import type { RunRow, RunState } from '../src/store/runs.js';
@@ -131,14 +132,15 @@ function messages(): Array<[string, Message]> {
 }
 
 function modals(): Array<[string, Record<string, unknown>]> {
-  const meta = { verb: 'x', channel: 'C0OPS' };
-  const out: Array<[string, Record<string, unknown>]> = [['deny', denyModal('r_0123456789ab', `VACUUM FULL ${HOSTILE}`)]];
+  const sealer = new MetadataSealer('render-test-secret');
+  const meta = (verb: string) => sealer.seal('runbook', { verb, channel: 'C0OPS', user: 'U0REQUESTER' });
+  const out: Array<[string, Record<string, unknown>]> = [['deny', denyModal('r_0123456789ab', `VACUUM FULL ${HOSTILE}`, sealer.seal('deny', { runId: 'r_0123456789ab', user: 'U0APPROVER' }))]];
   for (const rb of registry.all()) {
-    out.push([`runbook ${rb.name} (empty)`, runbookModal(rb, targets, {}, { ...meta, verb: rb.name })]);
-    out.push([`runbook ${rb.name} (prefilled)`, runbookModal(rb, targets, { target: 'demo', raw: { table: 'orders', analyze: true, what: ['idle'] } }, { ...meta, verb: rb.name })]);
+    out.push([`runbook ${rb.name} (empty)`, runbookModal(rb, targets, {}, meta(rb.name))]);
+    out.push([`runbook ${rb.name} (prefilled)`, runbookModal(rb, targets, { target: 'demo', raw: { table: 'orders', analyze: true, what: ['idle'] } }, meta(rb.name))]);
   }
-  out.push(['kill (empty)', killModal(targets, {}, { ...meta, verb: 'kill' }, '_Choose what to kill to see the matching sessions._')]);
-  out.push(['kill (preview)', killModal(targets, { target: 'demo', selector: 'idle', olderThan: '10m', includeSuperusers: true, reason: HOSTILE }, { ...meta, verb: 'kill' }, `*Matching now: 2 sessions*\n\`\`\`  pid app\n 4242 demo-app ${HOSTILE}\`\`\``)]);
+  out.push(['kill (empty)', killModal(targets, {}, meta('kill'), '_Choose what to kill to see the matching sessions._')]);
+  out.push(['kill (preview)', killModal(targets, { target: 'demo', selector: 'idle', olderThan: '10m', includeSuperusers: true, reason: HOSTILE }, meta('kill'), `*Matching now: 2 sessions*\n\`\`\`  pid app\n 4242 demo-app ${HOSTILE}\`\`\``)]);
   return out;
 }
 

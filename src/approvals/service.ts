@@ -6,6 +6,7 @@ import { appendAudit } from '../store/audit.js';
 import { inTransaction, type Pool } from '../store/db.js';
 import { listApprovals, recordDecision } from '../store/approvals.js';
 import { getRun, lockRun, transition, type RunRow } from '../store/runs.js';
+import { slackUserId } from '../slack/metadata.js';
 import type { ApproverDirectory } from './usergroups.js';
 
 export type Decision =
@@ -61,7 +62,7 @@ export async function approve(deps: ApprovalDeps, runId: string, userId: string)
   if (run.state !== 'pending_approval') return { ok: false, reason: 'decided', message: `This request was already ${STATE_WORDS[run.state] ?? run.state}.`, run };
   if (userId === run.requester) return { ok: false, reason: 'self', message: 'You requested this, so you cannot approve it: a second person must. Ask an approver in this channel.', run };
   const target = deps.targets.targets.get(run.target);
-  if (!target || !(await deps.directory.isApprover(userId, target.approvers))) {
+  if (!target || !(await deps.directory.isApprover(userId, target.approvers, { fresh: true }))) {
     return { ok: false, reason: 'not_approver', message: `You are not an approver for \`${run.target}\`. Approvers are listed in the targets file (users or user groups); ask one of them.`, run };
   }
   const expired = await expireIfDue(deps.pool, run, userId);
@@ -95,7 +96,7 @@ export async function deny(deps: ApprovalDeps, runId: string, userId: string, re
   if (!run) return { ok: false, reason: 'not_found', message: 'That request no longer exists.' };
   const target = deps.targets.targets.get(run.target);
   // The requester may withdraw their own request; anyone else must be an approver.
-  if (userId !== run.requester && (!target || !(await deps.directory.isApprover(userId, target.approvers)))) {
+  if (!slackUserId.safeParse(userId).success || (userId !== run.requester && (!target || !(await deps.directory.isApprover(userId, target.approvers, { fresh: true }))))) {
     return { ok: false, reason: 'not_approver', message: `You are not an approver for \`${run.target}\`, so you cannot deny this request.`, run };
   }
   return inTransaction(deps.pool, async (c): Promise<Decision> => {

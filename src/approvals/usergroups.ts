@@ -1,9 +1,11 @@
 import type { WebClient } from '@slack/web-api';
 import type { Logger } from '../log.js';
+import { slackUserId } from '../slack/metadata.js';
 
 /**
- * Resolves approver lists (user ids and S… user-group ids) with a one-minute cache.
- * Any lookup failure (plan_upgrade_required on Free plans, rate limits, network) means
+ * Resolves approver lists (user ids and S… user-group ids) with a one-minute cache. The cache is for
+ * display; a decision asks with `fresh: true`, so someone removed from a group cannot approve on
+ * the strength of a membership looked up a minute ago. Any lookup failure (plan_upgrade_required on Free plans, rate limits, network) means
  * "not an approver" and is not cached, so it is retried on the next click.
  */
 export class ApproverDirectory {
@@ -14,19 +16,21 @@ export class ApproverDirectory {
     private readonly ttlMs = 60_000,
   ) {}
 
-  async isApprover(userId: string, approvers: readonly string[]): Promise<boolean> {
+  async isApprover(userId: string, approvers: readonly string[], opts: { fresh?: boolean } = {}): Promise<boolean> {
+    // Only a person approves: a group id (S…) listed as an approver is a group, not a member of it.
+    if (!slackUserId.safeParse(userId).success) return false;
     if (approvers.includes(userId)) return true;
     for (const id of approvers) {
       if (!id.startsWith('S')) continue;
-      const members = await this.#members(id);
+      const members = await this.#members(id, opts.fresh ?? false);
       if (members?.has(userId)) return true;
     }
     return false;
   }
 
-  async #members(groupId: string): Promise<Set<string> | undefined> {
+  async #members(groupId: string, fresh: boolean): Promise<Set<string> | undefined> {
     const hit = this.#cache.get(groupId);
-    if (hit && Date.now() - hit.at < this.ttlMs) return hit.members;
+    if (!fresh && hit && Date.now() - hit.at < this.ttlMs) return hit.members;
     try {
       const res = await this.client.usergroups.users.list({ usergroup: groupId });
       const members = new Set(res.users ?? []);

@@ -18,6 +18,36 @@ export const META_VERBS = ['help', 'targets', 'runs', 'run', 'audit'] as const;
 
 const clip = (s: string, n = 60) => (s.length > n ? `${s.slice(0, n)}…` : s);
 
+/**
+ * Bounds every door applies to user-typed values. The slash command is bounded by its 2000-character
+ * text; a modal's fields are not (a forged submission can carry megabytes), so each value is bounded here.
+ */
+export const INPUT_LIMITS = { reason: 500, word: 256, field: 6000 } as const;
+
+type FlagDef = Runbook['grammar']['flags'][string];
+
+/** A user-input error that names the field it is about, so a modal can show it next to that input. */
+export class FieldError extends DbopsError {
+  constructor(
+    readonly field: string,
+    userMessage: string,
+  ) {
+    super('bad_input', userMessage);
+  }
+}
+
+/** One flag value as every door reads it: durations parsed, strings bounded. */
+function flagValue(name: string, def: FlagDef, value: string): unknown {
+  if (def.kind === 'duration') return parseDuration(value, name);
+  if (value.length > INPUT_LIMITS.word) throw new FieldError(name, `\`--${name}\` is too long: at most ${INPUT_LIMITS.word} characters.`);
+  return value;
+}
+
+function unknownFlag(flag: string, spec: Runbook['grammar']['flags'], verb: string): DbopsError {
+  const valid = Object.keys(spec).map((f) => `--${f}`).join(', ');
+  return badInput(`Unknown flag \`${clip(flag, 40)}\` for \`/db ${verb}\`.${valid ? ` Valid flags: ${valid}, --reason.` : ' It takes no flags except --reason.'}`);
+}
+
 function resolveTarget(name: string | undefined, targets: TargetsConfig, verb: string, usage: string): Target {
   if (!name) throw badInput(`\`/db ${verb}\` needs a target. Usage: \`${usage}\`. See \`/db targets\`.`);
   const t = targets.targets.get(name);
@@ -41,10 +71,7 @@ function parseFlags(words: string[], spec: Runbook['grammar']['flags'], verb: st
     const eq = w.indexOf('=');
     const name = (eq > 0 ? w.slice(2, eq) : w.slice(2)).toLowerCase();
     const def = Object.hasOwn(all, name) ? all[name] : undefined;
-    if (!def) {
-      const valid = Object.keys(spec).map((f) => `--${f}`).join(', ');
-      throw badInput(`Unknown flag \`${clip(w, 40)}\` for \`/db ${verb}\`.${valid ? ` Valid flags: ${valid}, --reason.` : ' It takes no flags except --reason.'}`);
-    }
+    if (!def) throw unknownFlag(w, spec, verb);
     if (def.kind === 'bool') {
       if (eq > 0) throw badInput(`\`--${name}\` takes no value.`);
       flags[name] = true;
@@ -53,7 +80,8 @@ function parseFlags(words: string[], spec: Runbook['grammar']['flags'], verb: st
     let value = eq > 0 ? w.slice(eq + 1) : words[++i];
     if (value === undefined || value.startsWith('--')) throw badInput(`\`--${name}\` needs a value${def.kind === 'duration' ? ', like `10m`' : ''}.`);
     value = unquote(value);
-    flags[name] = def.kind === 'duration' ? parseDuration(value, name) : value;
+    // --reason is bounded (truncated) where the command is assembled, like the modal's reason.
+    flags[name] = name === 'reason' ? value : flagValue(name, def, value);
   }
   return { positionals, flags };
 }
@@ -106,7 +134,7 @@ export function parseCommand(text: string, registry: Registry, targets: TargetsC
   }
   if (i < positionals.length) throw badInput(`Too many arguments for \`/db ${verb}\`: \`${clip(positionals.slice(i).join(' '), 60)}\`. Usage: \`${runbook.usage}\`.`);
   for (const [k, v] of Object.entries(flags)) if (k !== 'reason') raw[k] = v;
-  const reason = typeof flags.reason === 'string' ? flags.reason.slice(0, 500) : undefined;
+  const reason = typeof flags.reason === 'string' ? flags.reason.slice(0, INPUT_LIMITS.reason) : undefined;
   if (missing.length) return { kind: 'runbook', runbook, target, args: undefined, missing, raw, ...(reason ? { reason } : {}) };
   return { kind: 'runbook', runbook, target, args: validateArgs(runbook, raw), missing, raw, ...(reason ? { reason } : {}) };
 }
@@ -118,4 +146,84 @@ export function validateArgs(runbook: Runbook, raw: Record<string, unknown>): un
   const issue = r.error.issues[0]!;
   const where = issue.path.length ? `\`${issue.path.join('.')}\`: ` : '';
   throw badInput(`${where}${issue.message}. Usage: \`${runbook.usage}\``);
+}
+
+/** What a modal submitted, by field, as typed: the same grammar as the slash command reads it. */
+export interface ModalInput {
+  target?: string;
+  /** Positional name → the field's text (a rest positional takes several words). */
+  positionals: Record<string, string>;
+  /** Flag name → the field's text, or true for a ticked bool flag. */
+  flags: Record<string, string | true>;
+  reason?: string;
+}
+
+const splitWords = (text: string) => text.trim().split(/[\s,]+/).filter(Boolean);
+
+/**
+ * A modal's fields through the runbook's grammar: only declared positionals and flags, each value
+ * bounded and parsed as `/db` parses it (durations, one word per non-rest positional). Returns the raw
+ * args (before the zod schema) and which required positionals are still empty. Throws FieldError.
+ */
+export function bindModalInput(runbook: Runbook, input: ModalInput): { raw: Record<string, unknown>; missing: string[] } {
+  const verb = runbook.name;
+  const raw: Record<string, unknown> = {};
+  const missing: string[] = [];
+  const declared = new Set(runbook.grammar.positionals.map((p) => p.name));
+  for (const name of Object.keys(input.positionals)) {
+    if (!declared.has(name)) throw new FieldError(name, `\`/db ${verb}\` takes no argument \`${clip(name, 40)}\`. Usage: \`${runbook.usage}\`.`);
+  }
+  for (const p of runbook.grammar.positionals) {
+    const text = Object.hasOwn(input.positionals, p.name) ? input.positionals[p.name]! : '';
+    if (text.length > INPUT_LIMITS.field) throw new FieldError(p.name, `\`${p.name}\` is too long: at most ${INPUT_LIMITS.field} characters.`);
+    let words: string[];
+    try {
+      words = p.rest ? splitWords(text) : tokenize(text);
+    } catch (err) {
+      throw new FieldError(p.name, (err as DbopsError).userMessage);
+    }
+    if (words.some((w) => w.length > INPUT_LIMITS.word)) throw new FieldError(p.name, `\`${p.name}\`: a value is too long (at most ${INPUT_LIMITS.word} characters).`);
+    if (!words.length) {
+      if (p.required) missing.push(p.name);
+      continue;
+    }
+    if (!p.rest && words.length > 1) throw new FieldError(p.name, `\`${p.name}\` takes one value, got \`${clip(words.join(' '), 60)}\`. Quote names with spaces, e.g. \`"Odd Name"\`.`);
+    raw[p.name] = p.rest ? words : words[0];
+  }
+  for (const [name, value] of Object.entries(input.flags)) {
+    const def = Object.hasOwn(runbook.grammar.flags, name) ? runbook.grammar.flags[name] : undefined;
+    if (!def) throw new FieldError(name, unknownFlag(`--${name}`, runbook.grammar.flags, verb).userMessage);
+    if (def.kind === 'bool') {
+      if (value !== true) throw new FieldError(name, `\`--${name}\` takes no value.`);
+      raw[name] = true;
+      continue;
+    }
+    if (value === true) throw new FieldError(name, `\`--${name}\` needs a value${def.kind === 'duration' ? ', like `10m`' : ''}.`);
+    const v = value.trim();
+    if (v === '') continue;
+    try {
+      raw[name] = flagValue(name, def, v);
+    } catch (err) {
+      throw err instanceof FieldError ? err : new FieldError(name, (err as DbopsError).userMessage);
+    }
+  }
+  return { raw, missing };
+}
+
+/**
+ * A whole modal submission, as strict as `/db`: target resolved from the targets file, grammar as
+ * above, reason bounded (refused, not cut: the modal's own input stops at the same length), zod schema.
+ */
+export function parseModalInput(runbook: Runbook, targets: TargetsConfig, input: ModalInput): { target: Target; args: unknown; raw: Record<string, unknown>; reason?: string } {
+  let target: Target;
+  try {
+    target = resolveTarget(input.target, targets, runbook.name, runbook.usage);
+  } catch (err) {
+    throw new FieldError('target', (err as DbopsError).userMessage);
+  }
+  const reason = input.reason?.trim();
+  if (reason && reason.length > INPUT_LIMITS.reason) throw new FieldError('reason', `The reason is ${reason.length} characters long; the limit is ${INPUT_LIMITS.reason}.`);
+  const { raw, missing } = bindModalInput(runbook, input);
+  if (missing.length) throw new FieldError(missing[0]!, `\`${missing[0]}\` is required. Usage: \`${runbook.usage}\`.`);
+  return { target, args: validateArgs(runbook, raw), raw, ...(reason ? { reason } : {}) };
 }

@@ -3,7 +3,8 @@ import { parseCommand, type Command } from '../commands/parse.js';
 import { helpMessage, targetsMessage, verbHelpMessage } from '../commands/help.js';
 import { DbopsError, userMessageOf } from '../errors.js';
 import { submitRequest } from '../jobs/request.js';
-import { auditMessage, auditVerifyMessage, errorMessage, runDetailMessage, runsMessage } from '../slack/messages.js';
+import { auditMessage, auditVerifyMessage, errorMessage, runDetailMessage, runsMessage, userError } from '../slack/messages.js';
+import { slackUserId } from '../slack/metadata.js';
 import { listAudit, verifyAudit } from '../store/audit.js';
 import { listApprovals } from '../store/approvals.js';
 import { getRun, listRuns, listSteps } from '../store/runs.js';
@@ -18,12 +19,18 @@ import { respondError, respondWith } from './reply.js';
 export function registerCommand(app: App, deps: HandlerDeps): void {
   app.command('/db', async ({ ack, command, respond }) => {
     const log = deps.log.child({ user: command.user_id, channel: command.channel_id });
+    // Requests come from people: a user-group or bot id in user_id is refused before anything else.
+    if (!slackUserId.safeParse(command.user_id).success) {
+      const m = userError('Only a Slack user (U… or W… id) can use /db.');
+      await ack({ response_type: 'ephemeral', text: m.text, blocks: m.blocks as never });
+      return;
+    }
     let cmd: Command;
     try {
       cmd = parseCommand(command.text ?? '', deps.registry, deps.targets);
     } catch (err) {
       if (!(err instanceof DbopsError)) log.error({ err: (err as Error).message }, 'parse failed');
-      const m = errorMessage(userMessageOf(err));
+      const m = userError(userMessageOf(err));
       await ack({ response_type: 'ephemeral', text: m.text, blocks: m.blocks as never });
       return;
     }
@@ -40,7 +47,7 @@ export function registerCommand(app: App, deps: HandlerDeps): void {
     if (cmd.kind === 'runbook' && cmd.missing.length) {
       await ack();
       try {
-        await openModalFor(deps, cmd, command.trigger_id, command.channel_id);
+        await openModalFor(deps, cmd, command.trigger_id, command.channel_id, command.user_id);
       } catch (err) {
         await respondError(respond, log, err);
       }

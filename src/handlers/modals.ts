@@ -1,21 +1,25 @@
 import type { App } from '@slack/bolt';
 import { deny } from '../approvals/service.js';
-import type { Command } from '../commands/parse.js';
-import { validateArgs } from '../commands/parse.js';
+import { FieldError, INPUT_LIMITS, parseModalInput, type Command } from '../commands/parse.js';
 import { DbopsError, userMessageOf } from '../errors.js';
 import { submitRequest } from '../jobs/request.js';
-import { approvalCard, errorMessage, type Message } from '../slack/messages.js';
-import { DENY_MODAL, readRunbookModal, RUNBOOK_MODAL, runbookModal, type ModalMeta } from '../slack/views.js';
+import { esc } from '../slack/blocks.js';
+import { killBlockFor, killModalInput, killStateFrom } from '../slack/kill-modal.js';
+import { approvalCard, errorMessage, userError, type Message } from '../slack/messages.js';
+import { denyMeta, runbookMeta, slackUserId, type RunbookMeta } from '../slack/metadata.js';
+import { DENY_MODAL, readRunbookModal, RUNBOOK_MODAL, runbookModal, stateValue, stateValuesSchema, type ModalRead, type StateValues } from '../slack/views.js';
 import { listApprovals } from '../store/approvals.js';
 import type { HandlerDeps } from './deps.js';
-import { readKillModal } from '../slack/kill-modal.js';
 
-/** Custom modals by runbook `modal` name (e.g. kill with a live preview); others get the generic one. */
-export type ModalBuilder = (deps: HandlerDeps, cmd: Extract<Command, { kind: 'runbook' }>, meta: ModalMeta) => Promise<Record<string, unknown>> | Record<string, unknown>;
+/**
+ * Custom modals by runbook `modal` name (e.g. kill with a live preview); others get the generic one.
+ * `privateMetadata` is already sealed: put it in the view as is.
+ */
+export type ModalBuilder = (deps: HandlerDeps, cmd: Extract<Command, { kind: 'runbook' }>, privateMetadata: string) => Promise<Record<string, unknown>> | Record<string, unknown>;
 export const customModals = new Map<string, ModalBuilder>();
 
-export async function openModalFor(deps: HandlerDeps, cmd: Extract<Command, { kind: 'runbook' }>, triggerId: string, channel: string): Promise<void> {
-  const meta: ModalMeta = { verb: cmd.runbook.name, channel };
+export async function openModalFor(deps: HandlerDeps, cmd: Extract<Command, { kind: 'runbook' }>, triggerId: string, channel: string, user: string): Promise<void> {
+  const meta = deps.metadata.seal('runbook', { verb: cmd.runbook.name, channel, user } satisfies RunbookMeta);
   const custom = cmd.runbook.modal ? customModals.get(cmd.runbook.modal) : undefined;
   const view = custom ? await custom(deps, cmd, meta) : runbookModal(cmd.runbook, deps.targets, { target: cmd.target.name, raw: cmd.raw }, meta);
   await deps.client.views.open({ trigger_id: triggerId, view: view as never });
@@ -29,62 +33,94 @@ async function tellUser(deps: HandlerDeps, channel: string, user: string, m: Mes
   }
 }
 
+type ViewLike = { private_metadata?: string; blocks?: Array<{ block_id?: string }>; state?: { values?: unknown } };
+type ViewAck = (r?: { response_action: 'errors'; errors: Record<string, string> }) => Promise<void>;
+
+/** An error shown on the first input of the submitted view (Slack needs a block id that exists). */
+function firstInput(view: ViewLike, preferred: string): string {
+  const ids = (view.blocks ?? []).map((b) => b.block_id).filter((id): id is string => typeof id === 'string');
+  return ids.includes(preferred) ? preferred : (ids.find((id) => id.startsWith('arg:') || id === 'reason') ?? preferred);
+}
+
+const STALE_FORM = 'This form could not be verified (it was changed, or is too old). Close it and run the command again.';
+
 export function registerModals(app: App, deps: HandlerDeps): void {
   app.view(RUNBOOK_MODAL, async ({ ack, view, body }) => {
-    const meta = JSON.parse(view.private_metadata || '{}') as ModalMeta;
     const user = body.user.id;
+    const log = deps.log.child({ user, view: RUNBOOK_MODAL });
+    // Only what the bot sealed when it opened this modal, for this very user, is trusted.
+    const meta = deps.metadata.open('runbook', view.private_metadata, runbookMeta);
+    if (!meta || meta.user !== user || !slackUserId.safeParse(user).success) {
+      log.warn('runbook modal refused: metadata does not verify');
+      await ack({ response_action: 'errors', errors: { [firstInput(view, 'arg:target')]: STALE_FORM } });
+      return;
+    }
     const rb = deps.registry.get(meta.verb);
-    const read = meta.verb === 'kill' ? readKillModal(view.state.values as never) : readRunbookModal(view.state.values as never, rb);
-    const { target: targetName, raw, reason, errors } = read;
-    if (Object.keys(errors).length) {
-      await ack({ response_action: 'errors', errors });
+    const values = stateValuesSchema.safeParse(view.state?.values ?? {});
+    if (!rb || !values.success) {
+      await ack({ response_action: 'errors', errors: { [firstInput(view, 'arg:target')]: STALE_FORM } });
       return;
     }
-    const target = targetName ? deps.targets.targets.get(targetName) : undefined;
-    if (!rb || !target) {
-      await ack({ response_action: 'errors', errors: { 'arg:target': 'Choose a target from the list.' } });
+    const state = values.data as StateValues;
+    const kill = rb.modal === 'kill';
+    const read: ModalRead = kill ? killModalInput(state) : readRunbookModal(state, rb);
+    if (Object.keys(read.errors).length) {
+      await ack({ response_action: 'errors', errors: read.errors });
       return;
     }
-    let args: unknown;
+    let parsed: ReturnType<typeof parseModalInput>;
     try {
-      args = validateArgs(rb, raw);
+      parsed = parseModalInput(rb, deps.targets, read.input);
     } catch (err) {
-      // Point at the field the error names (`name`: …) when there is one.
+      // Point at the field the error names; zod errors name it as `name`: ….
       const msg = userMessageOf(err);
-      const field = /^`([a-z_]+)`/.exec(msg)?.[1];
-      const candidates = field ? [`arg:${field}`, field === 'what' ? 'arg:pids' : ''] : [];
-      const blockId = candidates.find((id) => id && view.blocks.some((b) => b.block_id === id)) ?? 'arg:target';
-      await ack({ response_action: 'errors', errors: { [blockId]: msg.slice(0, 300) } });
+      const field = err instanceof FieldError ? err.field : (/^`([a-z_-]+)`/.exec(msg)?.[1] ?? 'target');
+      const blockId = kill ? killBlockFor(field, killStateFrom(state)) : `arg:${field}`;
+      await ack({ response_action: 'errors', errors: { [firstInput(view, blockId)]: msg.slice(0, 300) } });
       return;
     }
     await ack();
     try {
+      const { target, args, reason } = parsed;
       const reply = await submitRequest(deps, { runbook: rb, target, args, requester: user, channel: meta.channel, ...(reason ? { reason } : {}) });
       if (reply.visibility === 'in_channel') await deps.client.chat.postMessage({ channel: meta.channel, text: reply.message.text, blocks: reply.message.blocks as never });
       else await tellUser(deps, meta.channel, user, reply.message);
     } catch (err) {
-      if (!(err instanceof DbopsError)) deps.log.error({ err: (err as Error).message }, 'modal request failed');
-      await tellUser(deps, meta.channel, user, errorMessage(userMessageOf(err)));
+      if (!(err instanceof DbopsError)) log.error({ err: (err as Error).message }, 'modal request failed');
+      await tellUser(deps, meta.channel, user, userError(userMessageOf(err)));
     }
   });
 
   app.view(DENY_MODAL, async ({ ack, view, body }) => {
-    await ack();
-    const { runId } = JSON.parse(view.private_metadata || '{}') as { runId: string };
-    const reason = (view.state.values.reason?.value?.value as string | undefined)?.trim() || null;
     const user = body.user.id;
+    const meta = deps.metadata.open('deny', view.private_metadata, denyMeta);
+    if (!meta || meta.user !== user || !slackUserId.safeParse(user).success) {
+      deps.log.warn({ user }, 'deny modal refused: metadata does not verify');
+      await ack({ response_action: 'errors', errors: { [firstInput(view, 'reason')]: STALE_FORM } });
+      return;
+    }
+    const values = stateValuesSchema.safeParse(view.state?.values ?? {});
+    const reason = values.success ? stateValue(values.data as StateValues, 'reason').text?.trim() || null : null;
+    if (reason && reason.length > INPUT_LIMITS.reason) {
+      await ack({ response_action: 'errors', errors: { reason: `The reason is ${reason.length} characters long; the limit is ${INPUT_LIMITS.reason}.` } });
+      return;
+    }
+    await ack();
+    const runId = meta.runId;
     const d = await deny(deps, runId, user, reason);
     deps.metrics.decisions.inc({ result: d.ok ? d.outcome : d.reason });
     if (!d.ok) {
-      if (d.run) await tellUser(deps, d.run.cardChannel ?? d.run.channel, user, errorMessage(d.message));
+      if (d.run) await tellUser(deps, d.run.cardChannel ?? d.run.channel, user, userError(d.message));
       return;
     }
     const run = d.run;
+    // The reason is the denier's own words: shown, never interpreted (no @channel, no disguised links).
+    const because = reason ? `: ${esc(reason)}` : '';
     if (run.cardChannel && run.cardTs) {
       const approvers = (await listApprovals(deps.pool, runId)).filter((a) => a.decision === 'approve').map((a) => a.approver);
       await deps.notifier.update(run.cardChannel, run.cardTs, approvalCard(run, { approvedBy: approvers, deniedBy: user, denyReason: reason }));
-      await deps.notifier.post(run.cardChannel, { text: `<@${run.requester}> your request was denied by <@${user}>${reason ? `: ${reason}` : ''}. Nothing was run.` }, { threadTs: run.cardTs });
+      await deps.notifier.post(run.cardChannel, { text: `<@${run.requester}> your request was denied by <@${user}>${because}. Nothing was run.` }, { threadTs: run.cardTs });
     }
-    await tellUser(deps, run.channel, run.requester, errorMessage(`Your request \`${run.id}\` (${run.plan.summary}) was denied by <@${user}>${reason ? `: ${reason}` : ''}. Nothing was run.`));
+    await tellUser(deps, run.channel, run.requester, errorMessage(`Your request \`${run.id}\` (${esc(run.plan.summary)}) was denied by <@${user}>${because}. Nothing was run.`));
   });
 }

@@ -1,8 +1,9 @@
+import { bindModalInput, FieldError, type ModalInput } from '../commands/parse.js';
 import type { TargetsConfig } from '../config.js';
-import { parseDuration } from '../duration.js';
-import type { DbopsError } from '../errors.js';
+import { userMessageOf } from '../errors.js';
+import type { Runbook } from '../runbooks/runbook.js';
 import { LIMITS, truncate, type Block } from './blocks.js';
-import { RUNBOOK_MODAL, type ModalMeta, type StateValues } from './views.js';
+import { RUNBOOK_MODAL, stateValue, type ModalRead, type StateValues } from './views.js';
 
 /** Inputs dispatch this action on change, so the modal can refresh its live preview. */
 export const KILL_PREVIEW_ACTION = 'kill_preview';
@@ -47,7 +48,7 @@ const textInput = (blockId: string, label: string, value: string | undefined, hi
  * `/db kill <target>` without a selector: pick what to kill, narrow it, and see how many sessions
  * match right now before requesting (the approval card then shows the exact list).
  */
-export function killModal(targets: TargetsConfig, s: KillModalState, meta: ModalMeta, preview: string): Record<string, unknown> {
+export function killModal(targets: TargetsConfig, s: KillModalState, privateMetadata: string, preview: string): Record<string, unknown> {
   const targetOptions = [...targets.targets.values()].slice(0, 100).map((t) => ({ text: plain(`${t.name} (${t.environment})`, 75), value: t.name }));
   const selOptions = SELECTOR_OPTIONS.map(([v, t]) => ({ text: plain(t, 75), value: v }));
   const initialTarget = targetOptions.find((o) => o.value === s.target);
@@ -74,7 +75,8 @@ export function killModal(targets: TargetsConfig, s: KillModalState, meta: Modal
   return {
     type: 'modal',
     callback_id: RUNBOOK_MODAL,
-    private_metadata: truncate(JSON.stringify(meta), LIMITS.privateMetadata),
+    // Sealed by the caller (MetadataSealer); the preview passes the open view's metadata through.
+    private_metadata: privateMetadata,
     title: plain('/db kill'),
     submit: plain('Request kill'),
     close: plain('Cancel'),
@@ -102,25 +104,59 @@ export function killStateFrom(values: StateValues): KillModalState {
   return s;
 }
 
-/** The kill modal's state as the raw args the slash command would produce. */
-export function readKillModal(values: StateValues): { target?: string; raw: Record<string, unknown>; reason?: string; errors: Record<string, string> } {
-  const s = killStateFrom(values);
-  const raw: Record<string, unknown> = {};
+/** Block id → the grammar field it fills; nothing else is accepted from a kill modal. */
+const KILL_BLOCKS: Record<string, string> = {
+  'arg:target': 'target',
+  'arg:selector': 'what',
+  'arg:pids': 'what',
+  'arg:older-than': 'older-than',
+  'arg:app': 'app',
+  'arg:user': 'user',
+  'flags:bool': 'include-superusers',
+  'arg:reason': 'reason',
+};
+
+/** Which block shows an error about a grammar field. */
+export function killBlockFor(field: string, s: Pick<KillModalState, 'selector'>): string {
+  if (field === 'what') return s.selector === 'pids' ? 'arg:pids' : 'arg:selector';
+  return Object.keys(KILL_BLOCKS).find((b) => KILL_BLOCKS[b] === field) ?? 'arg:target';
+}
+
+/** The kill modal's state as the grammar's input: the selector (or the pids) is the `what` positional. */
+export function killModalInput(values: StateValues): ModalRead {
   const errors: Record<string, string> = {};
+  const unknown = Object.keys(values).find((b) => !Object.hasOwn(KILL_BLOCKS, b));
+  if (unknown) errors['arg:target'] = `This form has a field \`/db kill\` does not take (\`${truncate(unknown, 40)}\`). Open it again with \`/db kill\`.`;
+  const options = stateValue(values, 'flags:bool').options;
+  if (options.some((o) => o !== 'include-superusers')) errors['flags:bool'] = 'Unknown option.';
+  const s = killStateFrom(values);
+  const input: ModalInput = { positionals: {}, flags: {} };
+  if (s.target) input.target = s.target;
+  if (s.reason) input.reason = s.reason;
   if (!s.selector) errors['arg:selector'] = 'Choose which sessions.';
+  else if (!SELECTOR_OPTIONS.some(([v]) => v === s.selector)) errors['arg:selector'] = 'Choose one of the listed selections.';
   else if (s.selector === 'pids') {
     if (!s.pids) errors['arg:pids'] = 'List the pids to kill.';
-    else raw.what = s.pids.split(/[\s,]+/).filter(Boolean);
-  } else raw.what = [s.selector];
-  if (s.olderThan) {
+    else input.positionals.what = s.pids;
+  } else input.positionals.what = s.selector;
+  if (s.olderThan) input.flags['older-than'] = s.olderThan;
+  if (s.app) input.flags.app = s.app;
+  if (s.user) input.flags.user = s.user;
+  if (s.includeSuperusers) input.flags['include-superusers'] = true;
+  return { input, errors };
+}
+
+/** The kill modal's state as the raw args the slash command would produce (for the live preview). */
+export function readKillModal(values: StateValues, kill: Runbook): { target?: string; raw: Record<string, unknown>; reason?: string; errors: Record<string, string> } {
+  const { input, errors } = killModalInput(values);
+  let raw: Record<string, unknown> = {};
+  if (!Object.keys(errors).length) {
     try {
-      raw['older-than'] = parseDuration(s.olderThan, 'older-than');
+      raw = bindModalInput(kill, input).raw;
     } catch (err) {
-      errors['arg:older-than'] = (err as DbopsError).userMessage;
+      const field = err instanceof FieldError ? err.field : 'target';
+      errors[killBlockFor(field, killStateFrom(values))] = userMessageOf(err);
     }
   }
-  if (s.app) raw.app = s.app;
-  if (s.user) raw.user = s.user;
-  if (s.includeSuperusers) raw['include-superusers'] = true;
-  return { ...(s.target ? { target: s.target } : {}), raw, ...(s.reason ? { reason: s.reason } : {}), errors };
+  return { ...(input.target ? { target: input.target } : {}), raw, ...(input.reason ? { reason: input.reason } : {}), errors };
 }

@@ -35,8 +35,18 @@ const STATE_LABEL: Record<RunRow['state'], string> = {
 
 type RunLike = Pick<RunRow, 'id' | 'runbook' | 'target' | 'environment' | 'risk' | 'plan' | 'requester' | 'reason' | 'state' | 'expiresAt' | 'requiredApprovals'>;
 
+/** `text` is mrkdwn the bot wrote: anything user-typed inside it must already be escaped. */
 export function errorMessage(text: string): Message {
   return { text, blocks: [section(`:warning: ${text}`)] };
+}
+
+/**
+ * An error whose text may echo what the user typed (DbopsError user messages, refusals): escaped as a
+ * whole, so a `<!channel>` in a table name or filter is shown, never interpreted. Backticks and
+ * asterisks still format, which is all these messages use.
+ */
+export function userError(text: string): Message {
+  return errorMessage(esc(text));
 }
 
 export function infoMessage(text: string): Message {

@@ -1,16 +1,11 @@
+import { z } from 'zod';
+import type { ModalInput } from '../commands/parse.js';
 import type { TargetsConfig } from '../config.js';
-import { parseDuration } from '../duration.js';
-import type { DbopsError } from '../errors.js';
 import type { Runbook } from '../runbooks/runbook.js';
-import { LIMITS, truncate, type Block } from './blocks.js';
+import { esc, LIMITS, truncate, type Block } from './blocks.js';
 
 export const RUNBOOK_MODAL = 'runbook_modal';
 export const DENY_MODAL = 'deny_reason';
-
-export interface ModalMeta {
-  verb: string;
-  channel: string;
-}
 
 const plain = (text: string, max = 2000) => ({ type: 'plain_text' as const, text: truncate(text, max), emoji: true });
 
@@ -18,7 +13,7 @@ const plain = (text: string, max = 2000) => ({ type: 'plain_text' as const, text
  * A modal generated from a runbook's grammar: target select, one input per argument and flag,
  * and a reason. Block ids are `arg:<name>` so validation errors can point at the right field.
  */
-export function runbookModal(rb: Runbook, targets: TargetsConfig, prefill: { target?: string; raw?: Record<string, unknown> }, meta: ModalMeta): Record<string, unknown> {
+export function runbookModal(rb: Runbook, targets: TargetsConfig, prefill: { target?: string; raw?: Record<string, unknown> }, privateMetadata: string): Record<string, unknown> {
   const options = [...targets.targets.values()].slice(0, 100).map((t) => ({ text: plain(`${t.name} (${t.environment})`, 75), value: t.name }));
   const initial = options.find((o) => o.value === prefill.target);
   const blocks: Block[] = [
@@ -54,7 +49,8 @@ export function runbookModal(rb: Runbook, targets: TargetsConfig, prefill: { tar
   return {
     type: 'modal',
     callback_id: RUNBOOK_MODAL,
-    private_metadata: truncate(JSON.stringify(meta), LIMITS.privateMetadata),
+    // Sealed by the caller (MetadataSealer); never truncated, which would only break the seal.
+    private_metadata: privateMetadata,
     title: plain(truncate(`/db ${rb.name}`, LIMITS.modalTitle)),
     submit: plain('Request'),
     close: plain('Cancel'),
@@ -62,51 +58,81 @@ export function runbookModal(rb: Runbook, targets: TargetsConfig, prefill: { tar
   };
 }
 
-export function denyModal(runId: string, summary: string): Record<string, unknown> {
+/** `privateMetadata` is the sealed run id and denier (MetadataSealer); the run id is shown for people. */
+export function denyModal(runId: string, summary: string, privateMetadata: string): Record<string, unknown> {
   return {
     type: 'modal',
     callback_id: DENY_MODAL,
-    private_metadata: JSON.stringify({ runId }),
+    private_metadata: privateMetadata,
     title: plain('Deny request'),
     submit: plain('Deny'),
     close: plain('Cancel'),
     blocks: [
-      { type: 'section', text: { type: 'mrkdwn', text: truncate(`Deny *${summary.replace(/[&<>]/g, '')}*? The requester will be told.`, 3000) } },
+      { type: 'section', text: { type: 'mrkdwn', text: truncate(`Deny *${esc(summary)}* (run \`${esc(runId)}\`)? The requester will be told.`, 3000) } },
       { type: 'input', block_id: 'reason', optional: true, label: plain('Reason (optional)'), element: { type: 'plain_text_input', action_id: 'value', multiline: true, max_length: 500 } },
     ],
   };
 }
 
-export type StateValues = Record<string, Record<string, { type: string; value?: string | null; selected_option?: { value: string } | null; selected_options?: Array<{ value: string }> }>>;
+/**
+ * `view.state.values` as Slack sends it, checked before anything reads it: a forged submission can
+ * put any shape there. Sizes are generous for real input and small against abuse; the grammar then
+ * bounds each value precisely (parse.ts INPUT_LIMITS).
+ */
+const stateAction = z
+  .object({
+    type: z.string().max(64),
+    value: z.string().max(1_000_000).nullish(),
+    selected_option: z.object({ value: z.string().max(256) }).passthrough().nullish(),
+    selected_options: z.array(z.object({ value: z.string().max(256) }).passthrough()).max(50).nullish(),
+  })
+  .passthrough();
+export const stateValuesSchema = z.record(z.string().max(255), z.record(z.string().max(255), stateAction)).refine((v) => Object.keys(v).length <= LIMITS.blocksPerModal, 'too many blocks');
+export type StateValues = Record<string, Record<string, { type: string; value?: string | null; selected_option?: { value: string } | null; selected_options?: Array<{ value: string }> | null }>>;
 
-/** Reads a submitted runbook modal back into the same raw shape the slash-command parser builds. */
-export function readRunbookModal(values: StateValues, rb?: Runbook): { target?: string; raw: Record<string, unknown>; reason?: string; errors: Record<string, string> } {
+/** A modal read back by block id: the grammar's input, plus errors keyed by block id for Slack to show. */
+export interface ModalRead {
+  input: ModalInput;
+  errors: Record<string, string>;
+}
+
+/** One input per block; its action_id varies (e.g. dispatching inputs), so take the first. */
+export function stateValue(values: StateValues, blockId: string): { text?: string; options: string[] } {
+  const a = Object.hasOwn(values, blockId) ? Object.values(values[blockId]!)[0] : undefined;
+  const text = a?.selected_option?.value ?? a?.value ?? undefined;
+  return { ...(text !== undefined && text !== null && text.trim() !== '' ? { text } : {}), options: (a?.selected_options ?? []).map((o) => o.value) };
+}
+
+/**
+ * Reads a submitted generic runbook modal into the grammar's input. Only the blocks this modal has
+ * (target, the runbook's positionals and flags, bool options, reason) are accepted: any other block
+ * id means the submission was not built by us, and is refused rather than passed on as an argument.
+ */
+export function readRunbookModal(values: StateValues, rb: Runbook): ModalRead {
   const errors: Record<string, string> = {};
-  const raw: Record<string, unknown> = {};
-  const rest = new Set(rb?.grammar.positionals.filter((p) => p.rest).map((p) => p.name));
-  let target: string | undefined;
-  let reason: string | undefined;
-  for (const [blockId, actions] of Object.entries(values)) {
-    // One input per block; its action_id varies (e.g. dispatching inputs), so take the first.
-    const a = Object.values(actions)[0];
-    if (!a) continue;
+  const input: ModalInput = { positionals: {}, flags: {} };
+  const positionals = new Set(rb.grammar.positionals.map((p) => p.name));
+  const bools = new Set(Object.entries(rb.grammar.flags).filter(([, d]) => d.kind === 'bool').map(([f]) => f));
+  for (const blockId of Object.keys(values)) {
+    const v = stateValue(values, blockId);
     if (blockId === 'flags:bool') {
-      for (const o of a.selected_options ?? []) raw[o.value] = true;
+      for (const o of v.options) {
+        if (bools.has(o)) input.flags[o] = true;
+        else errors[blockId] = `\`--${truncate(o, 40)}\` is not an option of \`/db ${rb.name}\`.`;
+      }
       continue;
     }
-    const name = blockId.replace(/^arg:/, '');
-    const v = a.selected_option?.value ?? a.value ?? undefined;
-    if (v === undefined || v === null || v.trim() === '') continue;
-    if (name === 'target') target = v;
-    else if (name === 'reason') reason = v.trim();
-    else if (rest.has(name)) raw[name] = v.trim().split(/[\s,]+/);
-    else if (rb?.grammar.flags[name]?.kind === 'duration') {
-      try {
-        raw[name] = parseDuration(v, name);
-      } catch (err) {
-        errors[blockId] = (err as DbopsError).userMessage ?? 'not a duration, like 10m';
-      }
-    } else raw[name] = v.trim();
+    const name = blockId.startsWith('arg:') ? blockId.slice(4) : undefined;
+    const isFlag = name !== undefined && Object.hasOwn(rb.grammar.flags, name) && !bools.has(name);
+    if (name === undefined || !(name === 'target' || name === 'reason' || positionals.has(name) || isFlag)) {
+      errors['arg:target'] = `This form has a field \`/db ${rb.name}\` does not take (\`${truncate(blockId, 40)}\`). Open it again with \`/db ${rb.name}\`.`;
+      continue;
+    }
+    if (v.text === undefined) continue;
+    if (name === 'target') input.target = v.text;
+    else if (name === 'reason') input.reason = v.text;
+    else if (positionals.has(name)) input.positionals[name] = v.text;
+    else input.flags[name] = v.text;
   }
-  return { ...(target ? { target } : {}), raw, ...(reason ? { reason } : {}), errors };
+  return { input, errors };
 }
