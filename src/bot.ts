@@ -2,7 +2,6 @@ import type { Server } from 'node:http';
 import { WebClient } from '@slack/web-api';
 import { buildApp, registerHandlers } from './app.js';
 import { ApproverDirectory } from './approvals/usergroups.js';
-import { metadataSealerFor } from './slack/metadata.js';
 import type { AppConfig } from './config.js';
 import type { HandlerDeps } from './handlers/deps.js';
 import { Housekeeping, sweep } from './jobs/maintenance.js';
@@ -15,6 +14,10 @@ import { Metrics } from './metrics.js';
 import { openStatePool } from './store/db.js';
 import { DbopsError } from './errors.js';
 import { migrate } from './store/migrations.js';
+import type { Redis } from 'ioredis';
+import { RedisRateLimiter } from './jobs/rate-limit.js';
+import { holdTargetPools } from './postgres/pool.js';
+import { openEdgeRedis } from './redis.js';
 
 export type Role = 'all' | 'web' | 'worker';
 
@@ -71,6 +74,8 @@ export async function startBot(config: AppConfig, opts: StartOptions = {}): Prom
   };
   const base = { pool, registry, targets: config.targets, notifier, log, metrics, permalink };
   let draining = false;
+  // Target session pools (src/postgres/pool.ts) live while this bot runs; closed by stop().
+  const releaseTargetPools = holdTargetPools();
 
   let worker: RunWorker | undefined;
   let housekeeping: Housekeeping | undefined;
@@ -87,7 +92,9 @@ export async function startBot(config: AppConfig, opts: StartOptions = {}): Prom
   let server: Server | undefined;
   let port = config.port;
   let app: ReturnType<typeof buildApp> | undefined;
+  let edgeRedis: Redis | undefined;
   if (role !== 'worker') {
+    edgeRedis = openEdgeRedis(config.redisUrl, log);
     app = buildApp(config, log, {
       draining: () => draining,
       metrics: async () => {
@@ -100,7 +107,12 @@ export async function startBot(config: AppConfig, opts: StartOptions = {}): Prom
         return { ok: redis && db, checks: { redis, stateDb: db } };
       },
     });
-    const deps: HandlerDeps = { ...base, queue, client: interactive, directory: new ApproverDirectory(interactive, log), metadata: metadataSealerFor(config) };
+    const limits = {
+      rate: new RedisRateLimiter(edgeRedis, { ...config.rateLimit, prefix: config.queuePrefix }, log),
+      rateWindowMs: config.rateLimit.windowMs,
+      maxPendingApprovals: config.maxPendingApprovals,
+    };
+    const deps: HandlerDeps = { ...base, queue, limits, client: interactive, directory: new ApproverDirectory(interactive, log) };
     registerHandlers(app, deps);
     const started = (await app.start(config.port)) as unknown;
     if (started && typeof (started as Server).address === 'function') {
@@ -121,6 +133,8 @@ export async function startBot(config: AppConfig, opts: StartOptions = {}): Prom
       if (housekeeping) await housekeeping.close().catch(() => undefined);
       await notifier.idle();
       await queue.close().catch(() => undefined);
+      if (edgeRedis) await edgeRedis.quit().catch(() => edgeRedis?.disconnect());
+      await releaseTargetPools();
       await pool.end().catch(() => undefined);
       log.info('dbops stopped');
     })());

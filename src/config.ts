@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { resolvePolicy, type EffectivePolicy } from './approvals/policy.js';
+import { parseDuration } from './duration.js';
 import { registerSecret } from './log.js';
 
 /** Thrown at start-up with one line per problem; main prints them and exits 1 (no stack trace). */
@@ -50,6 +51,8 @@ const targetSchema = z
     policy: policySchema.optional(),
     protected: z.object({ apps: z.array(z.string()).default([]), users: z.array(z.string()).default([]) }).partial().optional(),
     maxSessions: z.number().int().min(1).max(100_000).optional(),
+    /** Sessions one bot process may hold on this target at once; 2+ so a VACUUM step (work + poll) fits. */
+    maxBotSessions: z.number().int().min(2).max(100).optional(),
     aws: z.object({ region: z.string(), instance: z.string().optional(), cluster: z.string().optional() }).optional(),
     azure: z.object({ subscription: z.string(), resourceGroup: z.string(), server: z.string() }).optional(),
   })
@@ -80,6 +83,8 @@ export interface Target {
   readonly protectedApps: readonly string[];
   readonly protectedUsers: readonly string[];
   readonly maxSessions: number;
+  /** Size of the bot's session pool on this target, per bot process (default 3). */
+  readonly maxBotSessions: number;
   readonly aws?: { region: string; instance?: string; cluster?: string };
   readonly azure?: { subscription: string; resourceGroup: string; server: string };
 }
@@ -104,6 +109,12 @@ const envSchema = z.object({
   DBOPS_TARGETS: z.string().default('./dbops.targets.yaml'),
   DBOPS_QUEUE_PREFIX: z.string().default('dbops'),
   DBOPS_CREATE_DATABASE: z.enum(['true', 'false']).default('true'),
+  /** Requests per user per window, e.g. 20/60s; 0/60s turns the limit off. */
+  DBOPS_RATE_LIMIT: z
+    .string()
+    .regex(/^\d{1,6}\/\d{1,6}[smh]$/, 'must look like 20/60s (requests / window in s, m or h)')
+    .default('20/60s'),
+  DBOPS_MAX_PENDING_APPROVALS: z.coerce.number().int().min(1).max(1000).default(5),
 });
 
 export interface AppConfig {
@@ -117,6 +128,9 @@ export interface AppConfig {
   readonly targetsPath: string;
   readonly queuePrefix: string;
   readonly createDatabase: boolean;
+  /** Per-user request limit: at most `max` requests per `windowMs` (max 0: no limit). */
+  readonly rateLimit: { readonly max: number; readonly windowMs: number };
+  readonly maxPendingApprovals: number;
   readonly targets: TargetsConfig;
 }
 
@@ -193,6 +207,7 @@ export function loadTargets(path: string, env: NodeJS.ProcessEnv = process.env):
       protectedApps: t.protected?.apps ?? [],
       protectedUsers: t.protected?.users ?? [],
       maxSessions: t.maxSessions ?? 500,
+      maxBotSessions: t.maxBotSessions ?? 3,
       ...(t.aws ? { aws: t.aws } : {}),
       ...(t.azure ? { azure: t.azure } : {}),
     });
@@ -217,6 +232,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, opts: { sandbox
   }
   if (problems.length || !e || !targets) throw new ConfigError(problems);
   for (const s of [env.SLACK_BOT_TOKEN, env.SLACK_SIGNING_SECRET, env.SLACK_APP_TOKEN, e.DATABASE_URL, e.REDIS_URL]) registerSecret(s);
+  const [rlMax, rlWindow] = e.DBOPS_RATE_LIMIT.split('/') as [string, string];
   return {
     slackBotToken: env.SLACK_BOT_TOKEN ?? 'xoxb-sandbox',
     ...(env.SLACK_SIGNING_SECRET ? { slackSigningSecret: env.SLACK_SIGNING_SECRET } : {}),
@@ -228,6 +244,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, opts: { sandbox
     targetsPath: e.DBOPS_TARGETS,
     queuePrefix: e.DBOPS_QUEUE_PREFIX,
     createDatabase: e.DBOPS_CREATE_DATABASE === 'true',
+    rateLimit: { max: Number(rlMax), windowMs: parseDuration(rlWindow) * 1000 },
+    maxPendingApprovals: e.DBOPS_MAX_PENDING_APPROVALS,
     targets,
   };
 }

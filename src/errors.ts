@@ -9,6 +9,8 @@ export type ErrorCode =
   | 'not_found'
   | 'target_unreachable'
   | 'target_timeout'
+  | 'target_busy'
+  | 'rate_limited'
   | 'needs_approval'
   | 'approval_refused'
   | 'plan_changed'

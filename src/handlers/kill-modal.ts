@@ -9,9 +9,23 @@ import { KILL_PREVIEW_ACTION, killModal, killStateFrom, readKillModal, type Kill
 import type { StateValues } from '../slack/views.js';
 import type { HandlerDeps } from './deps.js';
 import { customModals } from './modals.js';
+import { LatestWins, TtlCache } from './preview-cache.js';
 
-/** "How many sessions match right now", computed with the same capture the plan uses. */
-async function preview(deps: HandlerDeps, s: KillModalState): Promise<string> {
+/** Same inputs within this long → the cached preview (the count is "right now" to within ~2 s). */
+const PREVIEW_TTL_MS = 2_000;
+/** Keystrokes closer together than this produce one preview (the newest). */
+const PREVIEW_DEBOUNCE_MS = 300;
+const cache = new TtlCache<string>(PREVIEW_TTL_MS);
+const latest = new LatestWins();
+
+/** "How many sessions match right now": cached per target and filter, concurrent asks share one query. */
+function preview(deps: HandlerDeps, s: KillModalState): Promise<string> {
+  const key = JSON.stringify([s.target, s.selector, s.pids, s.olderThan, s.app, s.user, !!s.includeSuperusers]);
+  return cache.get(key, () => computePreview(deps, s));
+}
+
+/** Computed with the same capture the plan uses, on a read session of the target's pool. */
+async function computePreview(deps: HandlerDeps, s: KillModalState): Promise<string> {
   const target = s.target ? deps.targets.targets.get(s.target) : undefined;
   if (!target) return '_Choose a target to see how many sessions match._';
   const kill = deps.registry.get('kill')!;
@@ -22,12 +36,12 @@ async function preview(deps: HandlerDeps, s: KillModalState): Promise<string> {
     'arg:app': { v: { type: 'plain_text_input', value: s.app ?? null } },
     'arg:user': { v: { type: 'plain_text_input', value: s.user ?? null } },
     ...(s.includeSuperusers ? { 'flags:bool': { v: { type: 'checkboxes', selected_options: [{ value: 'include-superusers' }] } } } : {}),
-  } as StateValues, kill);
+  } as StateValues);
   const firstError = Object.values(errors)[0];
   if (firstError) return `_${esc(firstError)}_`;
   try {
     const args = validateArgs(kill, raw) as Parameters<typeof captureSessions>[2];
-    const cap = await sessionFor(target, { statementTimeoutMs: 3000 })((c) => captureSessions(c, target, args));
+    const cap = await sessionFor(target, { statementTimeoutMs: 3000, use: 'read' })((c) => captureSessions(c, target, args));
     const n = cap.sessions.length;
     return `*Matching now: ${n} session${n === 1 ? '' : 's'}*${n ? `\n\`\`\`${esc(sessionTable(cap.sessions, 8))}\`\`\`` : ''}${cap.notEligible.length ? `\n_Not found or protected: ${cap.notEligible.slice(0, 10).join(', ')}_` : ''}`;
   } catch (err) {
@@ -46,12 +60,19 @@ export function registerKillModal(app: App, deps: HandlerDeps): void {
     const view = body.view;
     if (!view) return;
     const s = killStateFrom(view.state.values as StateValues);
+    const meta = JSON.parse(view.private_metadata || '{}');
+    // Per view, latest wins: a keystroke superseded during the debounce or the query updates nothing.
+    const turn = await latest.settle(view.id, PREVIEW_DEBOUNCE_MS);
     try {
-      // The sealed metadata travels on unchanged; the submission verifies it.
-      await deps.client.views.update({ view_id: view.id, hash: view.hash, view: killModal(deps.targets, s, view.private_metadata, await preview(deps, s)) as never });
+      if (!turn.current()) return;
+      const text = await preview(deps, s);
+      if (!turn.current()) return;
+      await deps.client.views.update({ view_id: view.id, hash: view.hash, view: killModal(deps.targets, s, meta, text) as never });
     } catch (err) {
       // hash_conflict: a newer keystroke already updated the view; that update carries the newer preview.
       deps.log.debug({ err: (err as Error).message }, 'kill preview update skipped');
+    } finally {
+      turn.done();
     }
   });
 }

@@ -1,7 +1,7 @@
 import type { RespondFn } from '@slack/bolt';
 import { DbopsError, userMessageOf } from '../errors.js';
 import type { Logger } from '../log.js';
-import { errorMessage, type Message } from '../slack/messages.js';
+import { userError, type Message } from '../slack/messages.js';
 
 export async function respondWith(respond: RespondFn, message: Message, visibility: 'ephemeral' | 'in_channel' = 'ephemeral', log?: Logger): Promise<void> {
   try {
@@ -16,5 +16,5 @@ export async function respondWith(respond: RespondFn, message: Message, visibili
 export async function respondError(respond: RespondFn, log: Logger, err: unknown, context: Record<string, unknown> = {}): Promise<void> {
   if (err instanceof DbopsError) log.info({ ...context, code: err.code, detail: err.message }, 'request refused');
   else log.error({ ...context, err: err instanceof Error ? { message: err.message, stack: err.stack } : String(err) }, 'request failed');
-  await respondWith(respond, errorMessage(userMessageOf(err)), 'ephemeral', log);
+  await respondWith(respond, userError(userMessageOf(err)), 'ephemeral', log);
 }

@@ -10,6 +10,7 @@ import { finishRun } from '../store/leases.js';
 import { createRun, INLINE_OWNER, newRunId, setCard, stepDone, stepFailed, stepStarted, transition, type RunRow } from '../store/runs.js';
 import type { RunDeps } from './deps.js';
 import type { RunQueue } from './queue.js';
+import { rateLimited, serialized, tooManyPending, type RequestLimits } from './request-limits.js';
 
 export interface RequestInput {
   runbook: Runbook;
@@ -29,10 +30,15 @@ export interface Reply {
 
 export interface RequestDeps extends RunDeps {
   queue: RunQueue;
+  /** Per-user rate limit and pending-approval cap (none when absent). */
+  limits?: RequestLimits;
 }
 
-/** Read runbooks answer in seconds or say why: a tighter statement_timeout than changes get. */
-const READ_LIMITS = { statementTimeoutMs: 10_000 };
+/**
+ * Read runbooks answer in seconds or say why: a tighter statement_timeout than changes get. Their
+ * sessions queue behind run steps in the target's pool and give up with "busy" (src/postgres/pool.ts).
+ */
+const READ_LIMITS = { statementTimeoutMs: 10_000, use: 'read' } as const;
 
 /**
  * The one path every door takes: plan now, record, then run inline (read), queue (change) or ask
@@ -41,9 +47,16 @@ const READ_LIMITS = { statementTimeoutMs: 10_000 };
 export async function submitRequest(deps: RequestDeps, input: RequestInput): Promise<Reply> {
   const { runbook: rb, target, args } = input;
   const risk = rb.risk(args as never);
-  const plan = await rb.plan({ target, args, requester: input.requester, session: sessionFor(target, risk === 'read' ? READ_LIMITS : {}) });
-  const hash = planHash({ runbook: rb.name, target: target.name, args, facts: plan.facts });
   const needed = requiredApprovals(target, risk);
+  // Before the plan touches the target: a refused request costs the target nothing.
+  const refused = (await rateLimited(deps.limits, input.requester)) ?? (risk !== 'read' && needed > 0 ? await tooManyPending(deps.pool, deps.limits, input.requester) : undefined);
+  if (refused) {
+    deps.log.info({ runbook: rb.name, target: target.name, requester: input.requester }, 'request refused by limits');
+    return { visibility: 'ephemeral', message: refused };
+  }
+  // Plans run at request time, so they are reads for the pool whatever the runbook's risk.
+  const plan = await rb.plan({ target, args, requester: input.requester, session: sessionFor(target, risk === 'read' ? READ_LIMITS : { use: 'read' }) });
+  const hash = planHash({ runbook: rb.name, target: target.name, args, facts: plan.facts });
   const id = newRunId();
   const base = { id, runbook: rb.name, target: target.name, environment: target.environment, args, risk, plan, planHash: hash, requester: input.requester, channel: input.channel, ...(input.reason ? { reason: input.reason } : {}) };
 
@@ -63,7 +76,10 @@ export async function submitRequest(deps: RequestDeps, input: RequestInput): Pro
     return { visibility: 'ephemeral', run, message: infoMessage(`:inbox_tray: Queued \`${run.id}\`: ${plan.summary}. ${where}`) };
   }
   const expiresAt = new Date(Date.now() + expiryMinutes(target) * 60_000);
-  const run = await createRun(deps.pool, { ...base, state: 'pending_approval', requiredApprovals: needed, expiresAt });
+  // Checked again next to the insert, one request per requester at a time (the plan took a while).
+  const created = await serialized(`pending:${input.requester}`, async () => (await tooManyPending(deps.pool, deps.limits, input.requester)) ?? createRun(deps.pool, { ...base, state: 'pending_approval', requiredApprovals: needed, expiresAt }));
+  if (!('id' in created)) return { visibility: 'ephemeral', message: created };
+  const run = created;
   const ts = await deps.notifier.post(target.incidentChannel, approvalCard(run, { approvedBy: [] }));
   if (!ts) {
     await transition(deps.pool, run.id, ['pending_approval'], 'refused', { error: 'could not post the approval card' });

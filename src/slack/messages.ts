@@ -82,7 +82,7 @@ export function requestMessage(run: RunLike, extra?: { approvers?: string[] }): 
   if (run.reason) blocks.push(section(`*Reason:* ${esc(run.reason)}`));
   if (extra?.approvers?.length) blocks.push(context(`Approved by ${extra.approvers.map(user).join(', ')}`));
   blocks.push(context(`Run \`${run.id}\` · \`/db run ${run.id}\``));
-  return { text: `${run.plan.summary}: ${STATE_LABEL[run.state]}`, blocks: fitMessage(blocks) };
+  return { text: `${esc(run.plan.summary)}: ${STATE_LABEL[run.state]}`, blocks: fitMessage(blocks) };
 }
 
 /**
@@ -113,7 +113,7 @@ export function approvalCard(run: RunLike, status: { approvedBy: string[]; denie
     blocks.push(section(line));
     blocks.push(context(`Run \`${run.id}\` · \`/db run ${run.id}\``));
   }
-  return { text: `${pending ? 'Approval needed' : STATE_LABEL[run.state]}: ${run.plan.summary}`, blocks: fitMessage(blocks) };
+  return { text: `${pending ? 'Approval needed' : STATE_LABEL[run.state]}: ${esc(run.plan.summary)}`, blocks: fitMessage(blocks) };
 }
 
 /** The incident-channel announcement (the seeds' template). */
@@ -130,18 +130,18 @@ export function announcement(run: RunLike, approvers: string[]): Message {
     section(`*Requested by* ${user(run.requester)}${approvers.length ? ` · *approved by* ${approvers.map(user).join(', ')}` : ''}`),
     context(`Progress in this thread · run \`${run.id}\``),
   ];
-  return { text: `Starting ${run.plan.summary} on ${run.target} (${run.environment})`, blocks };
+  return { text: `Starting ${esc(run.plan.summary)} on ${esc(run.target)} (${esc(run.environment)})`, blocks };
 }
 
 export function progressMessage(run: Pick<RunRow, 'plan' | 'id'>, p: Progress, stepName: string): Message {
   const lines = [`:arrows_counterclockwise: *${esc(stepName)}* — ${esc(p.text)}`];
   if (p.percent !== undefined) lines.push(`\`${bar(p.percent)}\``);
-  return { text: `${run.plan.summary}: ${p.text}`, blocks: [section(lines.join('\n')), context(`Updated ${new Date().toISOString().slice(11, 19)} UTC · run \`${run.id}\``)] };
+  return { text: `${esc(run.plan.summary)}: ${esc(p.text)}`, blocks: [section(lines.join('\n')), context(`Updated ${new Date().toISOString().slice(11, 19)} UTC · run \`${run.id}\``)] };
 }
 
 export function resultMessage(run: Pick<RunRow, 'plan' | 'id' | 'target'>, r: RunResult, durationSeconds: number): Message {
   const blocks: Block[] = [section(`:white_check_mark: *${esc(r.headline)}* (in ${formatDuration(durationSeconds)})`), ...fields(r.facts), context(`Run \`${run.id}\` on \`${esc(run.target)}\``)];
-  return { text: `Done: ${r.headline}`, blocks: fitMessage(blocks) };
+  return { text: `Done: ${esc(r.headline)}`, blocks: fitMessage(blocks) };
 }
 
 export function failureMessage(run: Pick<RunRow, 'plan' | 'id' | 'target'>, error: string, step: string | undefined, leftState: string): Message {
@@ -151,7 +151,7 @@ export function failureMessage(run: Pick<RunRow, 'plan' | 'id' | 'target'>, erro
     section(`*State left:* ${esc(leftState)}`),
     context(`Run \`${run.id}\` · details: \`/db run ${run.id}\``),
   ];
-  return { text: `Failed: ${run.plan.summary}: ${error}`, blocks };
+  return { text: `Failed: ${esc(run.plan.summary)}: ${esc(error)}`, blocks };
 }
 
 export function reportMessage(title: string, sectionsIn: ReportSection[], footer: string): Message {
@@ -162,7 +162,8 @@ export function reportMessage(title: string, sectionsIn: ReportSection[], footer
     if (s.code) blocks.push(section(codeBlock(s.code)));
   }
   blocks.push(context(footer));
-  return { text: title, blocks: fitMessage(blocks) };
+  // The header is plain_text; the notification text is mrkdwn, so the title is escaped there.
+  return { text: esc(title), blocks: fitMessage(blocks) };
 }
 
 export function runsMessage(runs: RunRow[], target?: string): Message {
@@ -170,7 +171,7 @@ export function runsMessage(runs: RunRow[], target?: string): Message {
   const lines = runs.map(
     (r) => `${STATE_ICON[r.state]} \`${r.id}\` ${esc(truncate(r.plan.summary, 90))} · ${STATE_LABEL[r.state]} · ${user(r.requester)} · ${when(r.createdAt)}`,
   );
-  return { text: `Runs${target ? ` on ${target}` : ''}`, blocks: fitMessage([header(`Runs${target ? ` on ${target}` : ''}`), section(lines.join('\n'))]) };
+  return { text: `Runs${target ? ` on ${esc(target)}` : ''}`, blocks: fitMessage([header(`Runs${target ? ` on ${target}` : ''}`), section(lines.join('\n'))]) };
 }
 
 export function runDetailMessage(
@@ -204,12 +205,12 @@ export function auditMessage(rows: AuditRow[], scope: string): Message {
   const lines = rows.map((r) => `\`${r.at.slice(0, 19).replace('T', ' ')}\` ${user(r.actor)} *${esc(r.action)}* ${r.target ? code(r.target, 60) : ''} ${r.runId ? `\`${r.runId}\`` : ''} → ${esc(r.outcome)}`);
   const blocks: Block[] = [header(`Audit ${scope}`)];
   for (let i = 0; i < lines.length; i += 20) blocks.push(section(lines.slice(i, i + 20).join('\n')));
-  return { text: `Audit ${scope}`, blocks: fitMessage(blocks) };
+  return { text: `Audit ${esc(scope)}`, blocks: fitMessage(blocks) };
 }
 
 export function auditVerifyMessage(r: ChainReport): Message {
   if (r.ok) return infoMessage(`:white_check_mark: Audit chain verified: ${r.rows} row(s), every hash and link intact.`);
-  return errorMessage(`Audit chain BROKEN at row ${r.brokenAt!.id}: ${r.brokenAt!.reason}. ${r.rows} row(s) checked. Treat the audit log after this row as untrusted and investigate who changed the database.`);
+  return errorMessage(`Audit chain BROKEN at row ${esc(r.brokenAt!.id)}: ${esc(r.brokenAt!.reason)}. ${r.rows} row(s) checked. Treat the audit log after this row as untrusted and investigate who changed the database.`);
 }
 
 export { divider };

@@ -59,6 +59,9 @@ export async function startTestBot(opts: { targets: string; env?: Record<string,
     DATABASE_URL: stateDb.url,
     DBOPS_TARGETS: targetsPath,
     DBOPS_QUEUE_PREFIX: opts.prefix ?? redisPrefix('bot'),
+    // Tests drive one user hard on purpose; the limits have their own tests (test/bot/load.test.ts).
+    DBOPS_RATE_LIMIT: '1000/60s',
+    DBOPS_MAX_PENDING_APPROVALS: '100',
     ...opts.env,
   };
   const logs: string[] = [];
