@@ -11,6 +11,7 @@ import { awsError } from './aws-errors.js';
 import { progressOf, toSnapshot } from './aws-snapshot.js';
 import { selectSnapshots } from './list.js';
 import { ProviderError } from './errors.js';
+import { ENGINE_CAPABILITIES } from './capabilities.js';
 import type { Capability, ListOptions, PollResult, Provider, RestorableWindow, Snapshot, SnapshotCheckpoint, StartResult } from './provider.js';
 
 export interface AwsAuroraOptions {
@@ -27,7 +28,7 @@ function fromCluster(s: DBClusterSnapshot): Snapshot {
 /** Amazon Aurora PostgreSQL (snapshots and the restorable window belong to the cluster). */
 export class AwsAuroraProvider implements Provider {
   readonly engine = 'aws-aurora' as const;
-  readonly capabilities: ReadonlySet<Capability> = new Set<Capability>(['snapshot', 'list', 'window']);
+  readonly capabilities: ReadonlySet<Capability> = ENGINE_CAPABILITIES['aws-aurora'];
   readonly target: string;
   readonly #cluster: string;
   readonly #rds: RDSClient;

@@ -12,6 +12,7 @@ import { awsError } from './aws-errors.js';
 import { progressOf, toSnapshot } from './aws-snapshot.js';
 import { selectSnapshots } from './list.js';
 import { ProviderError } from './errors.js';
+import { ENGINE_CAPABILITIES } from './capabilities.js';
 import type { Capability, ListOptions, PollResult, Provider, RestorableWindow, Snapshot, SnapshotCheckpoint, StartResult } from './provider.js';
 
 export interface AwsRdsOptions {
@@ -37,7 +38,7 @@ function fromDb(s: DBSnapshot): Snapshot {
 /** Amazon RDS for PostgreSQL (a single DB instance). */
 export class AwsRdsProvider implements Provider {
   readonly engine = 'aws-rds' as const;
-  readonly capabilities: ReadonlySet<Capability> = new Set<Capability>(['snapshot', 'list', 'window']);
+  readonly capabilities: ReadonlySet<Capability> = ENGINE_CAPABILITIES['aws-rds'];
   readonly target: string;
   readonly #instance: string;
   readonly #rds: RDSClient;

@@ -1,6 +1,7 @@
 import type { BackupAutomaticAndOnDemand, PostgreSQLManagementFlexibleServerClient } from '@azure/arm-postgresql-flexible';
 import { azureError } from './azure-errors.js';
 import { selectSnapshots } from './list.js';
+import { ENGINE_CAPABILITIES } from './capabilities.js';
 import type { Capability, ListOptions, PollResult, Provider, RestorableWindow, Snapshot, SnapshotCheckpoint, StartResult } from './provider.js';
 
 export interface AzureFlexibleOptions {
@@ -26,7 +27,7 @@ function fromBackup(b: BackupAutomaticAndOnDemand): Snapshot {
 /** Azure Database for PostgreSQL Flexible Server: on-demand backups as snapshots, LRO pollers as checkpoints. */
 export class AzureFlexibleProvider implements Provider {
   readonly engine = 'azure-flexible' as const;
-  readonly capabilities: ReadonlySet<Capability> = new Set<Capability>(['snapshot', 'list', 'window']);
+  readonly capabilities: ReadonlySet<Capability> = ENGINE_CAPABILITIES['azure-flexible'];
   readonly target: string;
   readonly #rg: string;
   readonly #server: string;

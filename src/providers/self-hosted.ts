@@ -1,3 +1,4 @@
+import { ENGINE_CAPABILITIES } from './capabilities.js';
 import type { BackupStore } from './backup-store.js';
 import { dumpToStore } from './dump.js';
 import { verifyDump } from './dump-verify.js';
@@ -30,7 +31,7 @@ function toSnapshot(m: DumpManifest): Snapshot {
  */
 export class SelfHostedProvider implements Provider {
   readonly engine = 'self-hosted' as const;
-  readonly capabilities: ReadonlySet<Capability> = new Set<Capability>(['snapshot', 'list', 'window', 'prune', 'verify']);
+  readonly capabilities: ReadonlySet<Capability> = ENGINE_CAPABILITIES['self-hosted'];
   readonly target: string;
   readonly #o: SelfHostedOptions;
 
