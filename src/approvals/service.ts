@@ -1,5 +1,6 @@
 import { sessionFor } from '../postgres/session.js';
 import { planHash } from '../runbooks/plan-hash.js';
+import type { Drift } from '../runbooks/runbook.js';
 import type { Registry } from '../runbooks/registry.js';
 import type { TargetsConfig } from '../config.js';
 import { appendAudit } from '../store/audit.js';
@@ -10,8 +11,8 @@ import { slackUserId } from '../slack/metadata.js';
 import type { ApproverDirectory } from './usergroups.js';
 
 export type Decision =
-  | { ok: true; outcome: 'approved'; run: RunRow; approvers: string[] }
-  | { ok: true; outcome: 'recorded'; run: RunRow; approvers: string[]; remaining: number }
+  | { ok: true; outcome: 'approved'; run: RunRow; approvers: string[]; drift?: string }
+  | { ok: true; outcome: 'recorded'; run: RunRow; approvers: string[]; remaining: number; drift?: string }
   | { ok: true; outcome: 'denied'; run: RunRow }
   | { ok: false; reason: 'not_found' | 'self' | 'not_approver' | 'expired' | 'decided' | 'plan_changed' | 'duplicate'; message: string; run?: RunRow };
 
@@ -24,22 +25,24 @@ export interface ApprovalDeps {
 
 const STATE_WORDS: Record<string, string> = { queued: 'approved and queued', running: 'approved and running', succeeded: 'approved and finished', failed: 'approved and failed', denied: 'denied', expired: 'expired', refused: 'refused' };
 
-/** Re-plans now and compares with the approved hash: approval binds to facts, not to a request text. */
-async function currentHash(deps: ApprovalDeps, run: RunRow): Promise<string | null> {
+/**
+ * Re-plans now: an approval binds to facts, not to a request text. By default the facts must be
+ * unchanged (same hash); a runbook that declares how its facts may drift (kill: sessions come and
+ * go) decides itself whether the approval still stands.
+ */
+async function checkFacts(deps: ApprovalDeps, run: RunRow): Promise<Drift & { currentHash: string | null }> {
   const rb = deps.registry.get(run.runbook);
   const target = deps.targets.targets.get(run.target);
-  if (!rb || !target) return null;
+  if (!rb || !target) return { ok: false, note: 'this runbook or target is no longer configured', currentHash: null };
+  let facts: unknown = null;
   try {
-    const plan = await rb.plan({
-      target,
-      args: run.args,
-      requester: run.requester,
-      session: sessionFor(target),
-    });
-    return planHash({ runbook: rb.name, target: target.name, args: run.args, facts: plan.facts });
+    facts = (await rb.plan({ target, args: run.args, requester: run.requester, session: sessionFor(target) })).facts;
   } catch {
-    return null;
+    facts = null;
   }
+  const currentHash = facts === null ? null : planHash({ runbook: rb.name, target: target.name, args: run.args, facts });
+  if (rb.drift) return { ...rb.drift(run.plan.facts, facts), currentHash };
+  return currentHash === run.planHash ? { ok: true, currentHash } : { ok: false, note: 'plan changed', currentHash };
 }
 
 async function expireIfDue(pool: Pool, run: RunRow, actor: string): Promise<RunRow | null> {
@@ -67,27 +70,30 @@ export async function approve(deps: ApprovalDeps, runId: string, userId: string)
   }
   const expired = await expireIfDue(deps.pool, run, userId);
   if (expired) return { ok: false, reason: 'expired', message: 'This request expired before it was approved. Request it again if it is still needed.', run: expired };
-  const hash = await currentHash(deps, run);
-  if (hash !== run.planHash) {
+  const facts = await checkFacts(deps, run);
+  const drift = facts.ok ? facts.note : undefined;
+  if (!facts.ok) {
     const refused = await inTransaction(deps.pool, async (c) => {
       const r = await transition(c, run.id, ['pending_approval'], 'refused', { error: 'plan changed since the request; request again' });
-      if (r) await appendAudit(c, { actor: userId, action: 'approve', runId: run.id, target: run.target, channel: run.channel, outcome: 'plan_changed', detail: { approvedHash: run.planHash, currentHash: hash } });
+      if (r) await appendAudit(c, { actor: userId, action: 'approve', runId: run.id, target: run.target, channel: run.channel, outcome: 'plan_changed', detail: { approvedHash: run.planHash, currentHash: facts.currentHash, note: facts.note } });
       return r;
     });
-    return { ok: false, reason: 'plan_changed', message: 'The facts this plan acts on have changed since it was requested (e.g. the sessions or the table), so it was not approved. Request it again to see the current plan.', run: refused ?? run };
+    const why = facts.note === 'plan changed' ? '' : ` (${facts.note})`;
+    return { ok: false, reason: 'plan_changed', message: `The facts this plan acts on have changed since it was requested${why}, so it was not approved. Request it again to see the current plan.`, run: refused ?? run };
   }
   return inTransaction(deps.pool, async (c): Promise<Decision> => {
     const locked = await lockRun(c, runId);
     if (!locked || locked.state !== 'pending_approval') return { ok: false, reason: 'decided', message: `This request was already ${STATE_WORDS[locked?.state ?? ''] ?? 'decided'}.`, ...(locked ? { run: locked } : {}) };
     if (locked.expiresAt && locked.expiresAt.getTime() <= Date.now()) return { ok: false, reason: 'expired', message: 'This request expired before it was approved. Request it again if it is still needed.', run: locked };
-    const fresh = await recordDecision(c, runId, userId, 'approve', null);
+    // The approval's note is what had drifted when it was given (shown on the card and in /db run).
+    const fresh = await recordDecision(c, runId, userId, 'approve', drift ?? null);
     if (!fresh) return { ok: false, reason: 'duplicate', message: 'You already approved this request.', run: locked };
-    await appendAudit(c, { actor: userId, action: 'approve', runId, target: locked.target, channel: locked.channel, outcome: 'approved' });
+    await appendAudit(c, { actor: userId, action: 'approve', runId, target: locked.target, channel: locked.channel, outcome: 'approved', detail: drift ? { drift } : {} });
     const approvers = (await listApprovals(c, runId)).filter((a) => a.decision === 'approve').map((a) => a.approver);
-    if (approvers.length < locked.requiredApprovals) return { ok: true, outcome: 'recorded', run: locked, approvers, remaining: locked.requiredApprovals - approvers.length };
+    if (approvers.length < locked.requiredApprovals) return { ok: true, outcome: 'recorded', run: locked, approvers, remaining: locked.requiredApprovals - approvers.length, ...(drift ? { drift } : {}) };
     const queued = await transition(c, runId, ['pending_approval'], 'queued');
     await appendAudit(c, { actor: 'dbops', action: 'queue', runId, target: locked.target, channel: locked.channel, outcome: 'queued', detail: { approvers } });
-    return { ok: true, outcome: 'approved', run: queued!, approvers };
+    return { ok: true, outcome: 'approved', run: queued!, approvers, ...(drift ? { drift } : {}) };
   });
 }
 

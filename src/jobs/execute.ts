@@ -51,7 +51,9 @@ async function ensureThread(deps: RunDeps, run: RunRow, approvers: string[]): Pr
 async function refreshHead(deps: RunDeps, run: RunRow, approvers: string[]): Promise<void> {
   if (run.cardChannel && run.cardTs) {
     const link = run.threadTs && run.threadChannel && run.threadTs !== run.cardTs ? await deps.permalink(run.threadChannel, run.threadTs) : undefined;
-    void deps.notifier.update(run.cardChannel, run.cardTs, approvalCard(run, { approvedBy: approvers, ...(link ? { threadLink: link } : {}) }));
+    // An approval given over drifted facts keeps saying so (recorded as the approval's note).
+    const note = (await listApprovals(deps.pool, run.id)).filter((a) => a.decision === 'approve' && a.reason).at(-1)?.reason;
+    void deps.notifier.update(run.cardChannel, run.cardTs, approvalCard(run, { approvedBy: approvers, ...(link ? { threadLink: link } : {}), ...(note ? { note } : {}) }));
   } else if (run.threadChannel && run.threadTs && !shouldAnnounce(deps.targets.targets.get(run.target)!, run.risk)) {
     void deps.notifier.update(run.threadChannel, run.threadTs, requestMessage(run, { approvers }));
   }

@@ -25,7 +25,7 @@ export interface Captured {
  * The plan is the list: capture exactly which sessions match now, with the target's protections
  * (protected apps/users, superusers unless asked, the bot itself, non-client backends) applied.
  */
-export async function captureSessions(c: pg.Client, target: Target, a: CaptureArgs): Promise<Captured> {
+export async function captureSessions(c: pg.Client, target: Target, a: CaptureArgs, opts: { enforceCap?: boolean } = {}): Promise<Captured> {
   const filter: SessionFilter = {
     ...(a['older-than'] ? { olderThanSeconds: a['older-than'] } : {}),
     ...(a.app ? { app: a.app } : {}),
@@ -50,7 +50,8 @@ export async function captureSessions(c: pg.Client, target: Target, a: CaptureAr
     sessions = (await listSessions(c, { ...filter, ...(state ? { state } : {}) })).sessions;
   }
   sessions.sort((x, y) => x.pid - y.pid);
-  if (sessions.length > target.maxSessions) {
+  // The cap bounds what a plan may ask for; execution re-captures only to intersect with the approved list.
+  if (opts.enforceCap !== false && sessions.length > target.maxSessions) {
     throw new DbopsError(
       'too_many_sessions',
       `This would signal ${sessions.length} sessions, over this target's cap of ${target.maxSessions}. Narrow it with --older-than, --app, --user or --database, or raise \`maxSessions\` for ${target.name} in the targets file.`,

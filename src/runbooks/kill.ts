@@ -5,6 +5,7 @@ import { DbopsError } from '../errors.js';
 import { captureSessions, describeWhat } from './capture.js';
 import { defineRunbook, type Runbook } from './runbook.js';
 import { nameFlag, sessionTarget, SELECTORS } from './session-args.js';
+import { identityOf, sessionDrift } from './session-drift.js';
 import { sessionTable, summarizeSignals } from './session-render.js';
 
 /** Marks each terminated session confirmed once its (pid, backend_start) is gone, polling up to 5 s. */
@@ -65,6 +66,7 @@ function signalRunbook(mode: 'terminate' | 'cancel'): Runbook {
     args,
     risk: () => (kill ? 'destructive' : 'change'),
     ...(kill ? { modal: 'kill' } : {}),
+    drift: (approved, current) => sessionDrift(approved.sessions, current?.sessions ?? null),
     plan: async ({ target, args: a, session }) => {
       const cap = await session((c) => captureSessions(c, target, { ...a, activeOnly: !kill }));
       if (cap.sessions.length === 0) {
@@ -93,16 +95,21 @@ function signalRunbook(mode: 'terminate' | 'cancel'): Runbook {
       {
         name: 'signal',
         title: kill ? 'Terminating sessions' : 'Cancelling queries',
-        run: async ({ session, facts }) =>
+        run: async ({ session, facts, target, args: a }) =>
           session(async (c) => {
+            // Approved ∩ still matching: a session that no longer fits the selection (an idle one now
+            // busy, a protected app) is left alone even though it was approved.
+            const now = new Set((await captureSessions(c, target, { ...a, activeOnly: !kill }, { enforceCap: false })).sessions.map((s) => identityOf(s)));
+            const still = facts.sessions.filter((s) => now.has(identityOf(s)));
+            const moved: SignalResult[] = facts.sessions.filter((s) => !now.has(identityOf(s))).map((s) => ({ pid: s.pid, outcome: 'already_gone', reason: 'ended or no longer matches the approved selection' }));
             // Signal all at once (one statement), then confirm by watching them leave pg_stat_activity:
             // waiting per session inside the statement costs ~100 ms each and would serialise a mass kill.
             // Small sets: PG14+ confirms each exit inside the statement (pg_terminate_backend(pid, timeout),
             // ~100 ms per session); large sets are signalled at once and confirmed by polling below.
-            const small = facts.mode === 'terminate' && facts.sessions.length <= 20;
-            const results = await signalSessions(c, facts.mode, facts.sessions, small ? { timeoutMs: 4000 } : {});
-            if (facts.mode === 'terminate') await confirmGone(c, results, facts.sessions);
-            return { results };
+            const small = facts.mode === 'terminate' && still.length <= 20;
+            const results = await signalSessions(c, facts.mode, still, small ? { timeoutMs: 4000 } : {});
+            if (facts.mode === 'terminate') await confirmGone(c, results, still);
+            return { results: [...results, ...moved] };
           }),
       },
     ],

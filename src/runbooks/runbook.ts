@@ -99,7 +99,17 @@ export interface Runbook<A = any, F = any> {
   leftState?: (step: string, facts: F) => string;
   /** Name of a modal to open when required arguments are missing (see handlers/modals.ts). */
   modal?: string;
+  /**
+   * How this runbook's facts may drift between request and approval. Without it they may not drift
+   * at all: the re-planned facts must hash the same as the approved ones. With it, `current` is the
+   * re-plan now (null when planning failed now) and the verdict says whether the approval still
+   * stands, with a note for the card. Execution still acts only on the approved facts.
+   */
+  drift?: (approved: F, current: F | null) => Drift;
 }
+
+/** Whether an approval still stands after the facts moved, and what to tell people about it. */
+export type Drift = { ok: true; note?: string } | { ok: false; note: string };
 
 /** A block of a read report: title + mrkdwn body, or a code block of preformatted text. */
 export type ReportSection = { title?: string; mrkdwn?: string; code?: string; fields?: Fact[] };
