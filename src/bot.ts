@@ -2,6 +2,7 @@ import type { Server } from 'node:http';
 import { WebClient } from '@slack/web-api';
 import { buildApp, registerHandlers } from './app.js';
 import { ApproverDirectory } from './approvals/usergroups.js';
+import { metadataSealerFor } from './slack/metadata.js';
 import type { AppConfig } from './config.js';
 import type { HandlerDeps } from './handlers/deps.js';
 import { Housekeeping, sweep } from './jobs/maintenance.js';
@@ -112,7 +113,7 @@ export async function startBot(config: AppConfig, opts: StartOptions = {}): Prom
       rateWindowMs: config.rateLimit.windowMs,
       maxPendingApprovals: config.maxPendingApprovals,
     };
-    const deps: HandlerDeps = { ...base, queue, limits, client: interactive, directory: new ApproverDirectory(interactive, log) };
+    const deps: HandlerDeps = { ...base, queue, limits, client: interactive, directory: new ApproverDirectory(interactive, log), metadata: metadataSealerFor(config) };
     registerHandlers(app, deps);
     const started = (await app.start(config.port)) as unknown;
     if (started && typeof (started as Server).address === 'function') {

@@ -36,7 +36,7 @@ async function computePreview(deps: HandlerDeps, s: KillModalState): Promise<str
     'arg:app': { v: { type: 'plain_text_input', value: s.app ?? null } },
     'arg:user': { v: { type: 'plain_text_input', value: s.user ?? null } },
     ...(s.includeSuperusers ? { 'flags:bool': { v: { type: 'checkboxes', selected_options: [{ value: 'include-superusers' }] } } } : {}),
-  } as StateValues);
+  } as StateValues, kill);
   const firstError = Object.values(errors)[0];
   if (firstError) return `_${esc(firstError)}_`;
   try {
@@ -60,14 +60,14 @@ export function registerKillModal(app: App, deps: HandlerDeps): void {
     const view = body.view;
     if (!view) return;
     const s = killStateFrom(view.state.values as StateValues);
-    const meta = JSON.parse(view.private_metadata || '{}');
     // Per view, latest wins: a keystroke superseded during the debounce or the query updates nothing.
     const turn = await latest.settle(view.id, PREVIEW_DEBOUNCE_MS);
     try {
       if (!turn.current()) return;
       const text = await preview(deps, s);
       if (!turn.current()) return;
-      await deps.client.views.update({ view_id: view.id, hash: view.hash, view: killModal(deps.targets, s, meta, text) as never });
+      // The sealed metadata travels on unchanged; the submission verifies it.
+      await deps.client.views.update({ view_id: view.id, hash: view.hash, view: killModal(deps.targets, s, view.private_metadata, text) as never });
     } catch (err) {
       // hash_conflict: a newer keystroke already updated the view; that update carries the newer preview.
       deps.log.debug({ err: (err as Error).message }, 'kill preview update skipped');
