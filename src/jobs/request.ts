@@ -4,6 +4,7 @@ import { userMessageOf } from '../errors.js';
 import { sessionFor } from '../postgres/session.js';
 import { planHash } from '../runbooks/plan-hash.js';
 import type { Runbook } from '../runbooks/runbook.js';
+import { esc } from '../slack/blocks.js';
 import { approvalCard, errorMessage, infoMessage, reportMessage, type Message } from '../slack/messages.js';
 import { audit } from '../store/audit.js';
 import { finishRun } from '../store/leases.js';
@@ -71,9 +72,9 @@ export async function submitRequest(deps: RequestDeps, input: RequestInput): Pro
     const run = await createRun(deps.pool, { ...base, state: 'queued', requiredApprovals: 0 });
     const where = `Progress follows in a thread${shouldAnnounce(target, risk) ? ` in <#${target.incidentChannel}>` : ' here'}.`;
     if (!(await deps.queue.tryEnqueue(run.id, deps.log))) {
-      return { visibility: 'ephemeral', run, message: infoMessage(`:warning: Recorded \`${run.id}\` (${plan.summary}), but the job queue (Redis) is unreachable right now. It starts by itself as soon as the queue is back; nothing is lost. ${where}`) };
+      return { visibility: 'ephemeral', run, message: infoMessage(`:warning: Recorded \`${run.id}\` (${esc(plan.summary)}), but the job queue (Redis) is unreachable right now. It starts by itself as soon as the queue is back; nothing is lost. ${where}`) };
     }
-    return { visibility: 'ephemeral', run, message: infoMessage(`:inbox_tray: Queued \`${run.id}\`: ${plan.summary}. ${where}`) };
+    return { visibility: 'ephemeral', run, message: infoMessage(`:inbox_tray: Queued \`${run.id}\`: ${esc(plan.summary)}. ${where}`) };
   }
   const expiresAt = new Date(Date.now() + expiryMinutes(target) * 60_000);
   // Checked again next to the insert, one request per requester at a time (the plan took a while).
@@ -91,7 +92,7 @@ export async function submitRequest(deps: RequestDeps, input: RequestInput): Pro
     visibility: 'ephemeral',
     run,
     message: infoMessage(
-      `:hourglass_flowing_sand: *Waiting for approval* (${needed > 1 ? `${needed} approvers` : 'a second person'}) — ${plan.summary}. ${link ? `<${link}|See the approval card>` : `The card is in <#${target.incidentChannel}>`}. It expires in ${expiryMinutes(target)} min. Run \`${run.id}\`.`,
+      `:hourglass_flowing_sand: *Waiting for approval* (${needed > 1 ? `${needed} approvers` : 'a second person'}) — ${esc(plan.summary)}. ${link ? `<${link}|See the approval card>` : `The card is in <#${target.incidentChannel}>`}. It expires in ${expiryMinutes(target)} min. Run \`${run.id}\`.`,
     ),
   };
 }
