@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { App, LogLevel } from '@slack/bolt';
+import { App, HTTPReceiver, LogLevel } from '@slack/bolt';
 import type { AppConfig } from './config.js';
 import { registerActions } from './handlers/actions.js';
 import { registerCommand } from './handlers/command.js';
@@ -8,6 +8,9 @@ import { registerModals } from './handlers/modals.js';
 import { registerKillModal } from './handlers/kill-modal.js';
 import type { Logger } from './log.js';
 import { DbopsError } from './errors.js';
+import { guardSlackEndpoint, MAX_SLACK_BODY_BYTES } from './http-edge.js';
+import { metricsHandler } from './metrics-http.js';
+import type { ReplayGuard } from './replay-guard.js';
 
 
 export interface Health {
@@ -38,11 +41,15 @@ function boltLogger(log: Logger) {
   };
 }
 
+const SLACK_ENDPOINTS = ['/slack/events'];
+
 /**
- * The Bolt app: HTTP receiver (signature-verified POST /slack/events) or Socket Mode when an app
- * token is set; /healthz and /readyz are served on the same port either way.
+ * The Bolt app: HTTP receiver (signature-verified POST /slack/events, behind the checks of
+ * http-edge.ts) or Socket Mode when an app token is set; /healthz and /readyz are served on the same
+ * port either way. /metrics is served here only with DBOPS_METRICS_TOKEN and no DBOPS_METRICS_PORT
+ * (then it is on its own port, see bot.ts); with neither it is not served at all.
  */
-export function buildApp(config: AppConfig, log: Logger, health: Health): InstanceType<typeof App> {
+export function buildApp(config: AppConfig, log: Logger, health: Health, edge: { replay: ReplayGuard }): InstanceType<typeof App> {
   const customRoutes = [
     { path: '/healthz', method: ['GET'], handler: (_req: IncomingMessage, res: ServerResponse) => json(res, 200, { ok: true }) },
     {
@@ -56,19 +63,7 @@ export function buildApp(config: AppConfig, log: Logger, health: Health): Instan
         );
       },
     },
-    {
-      path: '/metrics',
-      method: ['GET'],
-      handler: (_req: IncomingMessage, res: ServerResponse) => {
-        health.metrics().then(
-          (m) => {
-            res.writeHead(200, { 'content-type': m.contentType });
-            res.end(m.body);
-          },
-          () => json(res, 500, { ok: false }),
-        );
-      },
-    },
+    ...(config.metricsToken && config.metricsPort === undefined ? [{ path: '/metrics', method: ['GET'], handler: metricsHandler(health.metrics, config.metricsToken) }] : []),
   ];
   const common = {
     token: config.slackBotToken,
@@ -76,14 +71,23 @@ export function buildApp(config: AppConfig, log: Logger, health: Health): Instan
     clientOptions: { ...(config.slackApiUrl ? { slackApiUrl: config.slackApiUrl } : {}), retryConfig: { retries: 2, factor: 1.5 } },
     // auth.test at start would make start-up depend on Slack being reachable; the bot id is not needed.
     tokenVerificationEnabled: false,
-    customRoutes,
   };
   if (config.slackAppToken) {
-    return new App({ ...common, socketMode: true, appToken: config.slackAppToken, installerOptions: { port: config.port } });
+    return new App({ ...common, customRoutes, socketMode: true, appToken: config.slackAppToken, installerOptions: { port: config.port } });
   }
   // Never a default secret: an HTTP endpoint without one would accept forged commands.
   if (!config.slackSigningSecret) throw new DbopsError('config', 'SLACK_SIGNING_SECRET: required in HTTP mode (or set SLACK_APP_TOKEN for Socket Mode)');
-  return new App({ ...common, signingSecret: config.slackSigningSecret });
+  const receiver = new HTTPReceiver({
+    signingSecret: config.slackSigningSecret,
+    endpoints: SLACK_ENDPOINTS,
+    customRoutes,
+    logger: common.logger,
+    // Also Bolt's own cap, should anything reach it unguarded.
+    bodyLimit: MAX_SLACK_BODY_BYTES,
+  });
+  // The server HTTPReceiver.start() creates calls requestListener; the guard runs first.
+  receiver.requestListener = guardSlackEndpoint(receiver.requestListener, { signingSecret: config.slackSigningSecret, endpoints: SLACK_ENDPOINTS, replay: edge.replay, log });
+  return new App({ ...common, receiver });
 }
 
 export function registerHandlers(app: InstanceType<typeof App>, deps: HandlerDeps): void {

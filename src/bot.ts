@@ -17,8 +17,10 @@ import { DbopsError } from './errors.js';
 import { migrate } from './store/migrations.js';
 import type { Redis } from 'ioredis';
 import { RedisRateLimiter } from './jobs/rate-limit.js';
+import { startMetricsServer } from './metrics-http.js';
 import { holdTargetPools } from './postgres/pool.js';
 import { openEdgeRedis } from './redis.js';
+import { ReplayGuard } from './replay-guard.js';
 
 export type Role = 'all' | 'web' | 'worker';
 
@@ -36,6 +38,8 @@ export interface StartOptions {
 export interface RunningBot {
   port: number;
   url: string;
+  /** Where /metrics is served when DBOPS_METRICS_PORT is set. */
+  metricsPort?: number;
   stop: () => Promise<void>;
 }
 
@@ -77,6 +81,13 @@ export async function startBot(config: AppConfig, opts: StartOptions = {}): Prom
   let draining = false;
   // Target session pools (src/postgres/pool.ts) live while this bot runs; closed by stop().
   const releaseTargetPools = holdTargetPools();
+  const metricsSource = async () => {
+    const counts = await queue.queue.getJobCounts('waiting', 'active', 'delayed', 'failed').catch(() => ({}) as Record<string, number>);
+    for (const [state, n] of Object.entries(counts)) metrics.queueDepth.set({ state }, n);
+    return { contentType: metrics.registry.contentType, body: await metrics.registry.metrics() };
+  };
+  let metricsServer: Server | undefined;
+  if (config.metricsPort !== undefined) metricsServer = await startMetricsServer(config.metricsPort, metricsSource, config.metricsToken);
 
   let worker: RunWorker | undefined;
   let housekeeping: Housekeeping | undefined;
@@ -96,18 +107,19 @@ export async function startBot(config: AppConfig, opts: StartOptions = {}): Prom
   let edgeRedis: Redis | undefined;
   if (role !== 'worker') {
     edgeRedis = openEdgeRedis(config.redisUrl, log);
-    app = buildApp(config, log, {
-      draining: () => draining,
-      metrics: async () => {
-        const counts = await queue.queue.getJobCounts('waiting', 'active', 'delayed', 'failed').catch(() => ({}) as Record<string, number>);
-        for (const [state, n] of Object.entries(counts)) metrics.queueDepth.set({ state }, n);
-        return { contentType: metrics.registry.contentType, body: await metrics.registry.metrics() };
+    app = buildApp(
+      config,
+      log,
+      {
+        draining: () => draining,
+        metrics: metricsSource,
+        ready: async () => {
+          const [redis, db] = await Promise.all([queue.ping(), pool.query('SELECT 1').then(() => true, () => false)]);
+          return { ok: redis && db, checks: { redis, stateDb: db } };
+        },
       },
-      ready: async () => {
-        const [redis, db] = await Promise.all([queue.ping(), pool.query('SELECT 1').then(() => true, () => false)]);
-        return { ok: redis && db, checks: { redis, stateDb: db } };
-      },
-    });
+      { replay: new ReplayGuard(edgeRedis, config.queuePrefix, log) },
+    );
     const limits = {
       rate: new RedisRateLimiter(edgeRedis, { ...config.rateLimit, prefix: config.queuePrefix }, log),
       rateWindowMs: config.rateLimit.windowMs,
@@ -135,9 +147,11 @@ export async function startBot(config: AppConfig, opts: StartOptions = {}): Prom
       await notifier.idle();
       await queue.close().catch(() => undefined);
       if (edgeRedis) await edgeRedis.quit().catch(() => edgeRedis?.disconnect());
+      if (metricsServer) await new Promise((r) => metricsServer!.close(r));
       await releaseTargetPools();
       await pool.end().catch(() => undefined);
       log.info('dbops stopped');
     })());
-  return { port, url: `http://127.0.0.1:${port}`, stop };
+  const mAddr = metricsServer?.address();
+  return { port, url: `http://127.0.0.1:${port}`, stop, ...(mAddr && typeof mAddr === 'object' ? { metricsPort: mAddr.port } : {}) };
 }

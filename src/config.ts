@@ -98,6 +98,9 @@ export interface TargetsConfig {
   readonly targets: ReadonlyMap<string, Target>;
 }
 
+/** An empty variable (`FOO=` in a .env file) means "not set". */
+const unsetIfEmpty = (v: unknown) => (v === '' ? undefined : v);
+
 const envSchema = z.object({
   SLACK_BOT_TOKEN: z.string().optional(),
   SLACK_SIGNING_SECRET: z.string().optional(),
@@ -115,6 +118,9 @@ const envSchema = z.object({
     .regex(/^\d{1,6}\/\d{1,6}[smh]$/, 'must look like 20/60s (requests / window in s, m or h)')
     .default('20/60s'),
   DBOPS_MAX_PENDING_APPROVALS: z.coerce.number().int().min(1).max(1000).default(5),
+  /** Bearer token GET /metrics requires; without it (and without DBOPS_METRICS_PORT) /metrics is not served. */
+  DBOPS_METRICS_TOKEN: z.preprocess(unsetIfEmpty, z.string().min(16, 'must be at least 16 characters').optional()),
+  DBOPS_METRICS_PORT: z.preprocess(unsetIfEmpty, z.coerce.number().int().min(0).max(65535).optional()),
 });
 
 export interface AppConfig {
@@ -131,6 +137,8 @@ export interface AppConfig {
   /** Per-user request limit: at most `max` requests per `windowMs` (max 0: no limit). */
   readonly rateLimit: { readonly max: number; readonly windowMs: number };
   readonly maxPendingApprovals: number;
+  readonly metricsToken?: string;
+  readonly metricsPort?: number;
   readonly targets: TargetsConfig;
 }
 
@@ -231,7 +239,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, opts: { sandbox
     else throw err;
   }
   if (problems.length || !e || !targets) throw new ConfigError(problems);
-  for (const s of [env.SLACK_BOT_TOKEN, env.SLACK_SIGNING_SECRET, env.SLACK_APP_TOKEN, e.DATABASE_URL, e.REDIS_URL]) registerSecret(s);
+  for (const s of [env.SLACK_BOT_TOKEN, env.SLACK_SIGNING_SECRET, env.SLACK_APP_TOKEN, e.DATABASE_URL, e.REDIS_URL, e.DBOPS_METRICS_TOKEN]) registerSecret(s);
   const [rlMax, rlWindow] = e.DBOPS_RATE_LIMIT.split('/') as [string, string];
   return {
     slackBotToken: env.SLACK_BOT_TOKEN ?? 'xoxb-sandbox',
@@ -246,6 +254,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, opts: { sandbox
     createDatabase: e.DBOPS_CREATE_DATABASE === 'true',
     rateLimit: { max: Number(rlMax), windowMs: parseDuration(rlWindow) * 1000 },
     maxPendingApprovals: e.DBOPS_MAX_PENDING_APPROVALS,
+    ...(e.DBOPS_METRICS_TOKEN ? { metricsToken: e.DBOPS_METRICS_TOKEN } : {}),
+    ...(e.DBOPS_METRICS_PORT !== undefined ? { metricsPort: e.DBOPS_METRICS_PORT } : {}),
     targets,
   };
 }

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { adminQuery, createTestDatabase } from '../helpers/db.js';
-import { eventually, startTestBot, stateQuery, targetsYaml, type TestBot, ask as askBot } from '../helpers/bot.js';
+import { eventually, METRICS_TOKEN, startTestBot, stateQuery, targetsYaml, type TestBot, ask as askBot } from '../helpers/bot.js';
 
 let tb: TestBot;
 let target: Awaited<ReturnType<typeof createTestDatabase>>;
@@ -50,7 +50,7 @@ it('the audit table itself refuses updates and deletes', async () => {
 });
 
 it('GET /metrics exposes requests, finished runs, approval decisions and queue depth', async () => {
-  const res = await fetch(`${tb.bot.url}/metrics`);
+  const res = await fetch(`${tb.bot.url}/metrics`, { headers: { authorization: `Bearer ${METRICS_TOKEN}` } });
   expect(res.status).toBe(200);
   const text = await res.text();
   expect(text).toMatch(/dbops_requests_total\{runbook="analyze",risk="change",route="queued"\} 1/);

@@ -13,6 +13,7 @@ export { eventually };
 
 export const SIGNING_SECRET = 'test-signing-secret-0123456789';
 export const BOT_TOKEN = 'xoxb-test-token-abcdef';
+export const METRICS_TOKEN = 'test-metrics-token-0123456789';
 export const REQUESTER = 'U0REQ';
 export const APPROVER = 'U0APPROVER';
 export const APPROVER2 = 'U0APPROVER2';
@@ -59,6 +60,7 @@ export async function startTestBot(opts: { targets: string; env?: Record<string,
     DATABASE_URL: stateDb.url,
     DBOPS_TARGETS: targetsPath,
     DBOPS_QUEUE_PREFIX: opts.prefix ?? redisPrefix('bot'),
+    DBOPS_METRICS_TOKEN: METRICS_TOKEN,
     // Tests drive one user hard on purpose; the limits have their own tests (test/bot/load.test.ts).
     DBOPS_RATE_LIMIT: '1000/60s',
     DBOPS_MAX_PENDING_APPROVALS: '100',

@@ -1,0 +1,105 @@
+import { createHmac, timingSafeEqual } from 'node:crypto';
+import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
+import type { Logger } from './log.js';
+import type { ReplayGuard } from './replay-guard.js';
+
+/** Slack's payloads are a few KB; the largest (view submissions) stay far below this. */
+export const MAX_SLACK_BODY_BYTES = 256 * 1024;
+/** Slack's own window; Bolt enforces only its past half. */
+const MAX_SKEW_SECONDS = 5 * 60;
+
+export interface EdgeOptions {
+  signingSecret: string;
+  endpoints: readonly string[];
+  replay: ReplayGuard;
+  log: Logger;
+  maxBodyBytes?: number;
+}
+
+function refuse(res: ServerResponse, status: number, close = false): void {
+  res.writeHead(status, close ? { connection: 'close' } : {});
+  res.end();
+}
+
+/** Reads at most max bytes; undefined when the body is larger (the request is then destroyed). */
+function readCapped(req: IncomingMessage, max: number): Promise<Buffer | undefined> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const onData = (c: Buffer) => {
+      size += c.length;
+      if (size > max) {
+        req.off('data', onData);
+        req.pause();
+        resolve(undefined);
+        return;
+      }
+      chunks.push(c);
+    };
+    req.on('data', onData);
+    req.on('end', () => resolve(Buffer.concat(chunks, size)));
+    req.on('error', reject);
+  });
+}
+
+function validSignature(secret: string, ts: string, body: Buffer, signature: string): boolean {
+  const mac = createHmac('sha256', secret).update(`v0:${ts}:`).update(body).digest('hex');
+  const want = Buffer.from(`v0=${mac}`);
+  const got = Buffer.from(signature);
+  return got.length === want.length && timingSafeEqual(got, want);
+}
+
+/**
+ * Checks in front of Bolt's HTTPReceiver for POSTs to the Slack endpoint, before anything is
+ * buffered or handled: Content-Length over the cap → 413 without reading; a timestamp more than
+ * 5 minutes off either way → 401; the body is read counting bytes (over the cap → 413, connection
+ * dropped); the signature is verified here so that only signed requests are remembered, and a
+ * replay of an already handled signed request is acknowledged with an empty 200 and not processed.
+ * The buffered body is handed to Bolt as `rawBody` (Bolt reuses it and verifies again).
+ */
+export function guardSlackEndpoint(inner: RequestListener, o: EdgeOptions): RequestListener {
+  const max = o.maxBodyBytes ?? MAX_SLACK_BODY_BYTES;
+  const log = o.log.child({ component: 'http-edge' });
+  return (req, res) => {
+    const path = new URL(req.url ?? '/', 'http://localhost').pathname;
+    if (req.method !== 'POST' || !o.endpoints.includes(path)) return inner(req, res);
+    const length = Number(req.headers['content-length'] ?? 0);
+    if (!Number.isFinite(length) || length > max) {
+      log.warn({ length }, 'request body over the cap; refused unread');
+      res.on('finish', () => req.destroy());
+      return refuse(res, 413, true);
+    }
+    const tsHeader = req.headers['x-slack-request-timestamp'];
+    const ts = typeof tsHeader === 'string' ? tsHeader : undefined;
+    if (ts !== undefined) {
+      const skew = Number(ts) - Date.now() / 1000;
+      if (!/^\d{1,12}$/.test(ts) || Math.abs(skew) > MAX_SKEW_SECONDS) {
+        log.warn({ skewSeconds: Math.round(skew) }, 'request timestamp outside ±5 min; refused');
+        res.on('finish', () => req.destroy());
+        return refuse(res, 401, true);
+      }
+    }
+    void (async () => {
+      const body = await readCapped(req, max);
+      if (!body) {
+        log.warn('request body over the cap while reading; refused');
+        res.on('finish', () => req.destroy());
+        return refuse(res, 413, true);
+      }
+      Object.assign(req, { rawBody: body });
+      const sig = req.headers['x-slack-signature'];
+      // Without both headers Bolt answers (401, or its unsigned ssl_check); nothing is remembered.
+      if (typeof sig === 'string' && ts !== undefined) {
+        if (!validSignature(o.signingSecret, ts, body, sig)) return refuse(res, 401);
+        if (!(await o.replay.firstSeen(sig, ts))) {
+          log.warn({ ts }, 'replayed signed request ignored');
+          return refuse(res, 200);
+        }
+      }
+      inner(req, res);
+    })().catch((err: unknown) => {
+      log.warn({ err: (err as Error).message }, 'request read failed');
+      if (!res.headersSent) refuse(res, 400, true);
+    });
+  };
+}
