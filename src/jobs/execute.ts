@@ -1,3 +1,4 @@
+import { formatDuration } from '../duration.js';
 import { shouldAnnounce } from '../approvals/policy.js';
 import { DbopsError, userMessageOf } from '../errors.js';
 import { openSessionOn, sessionFor } from '../postgres/session.js';
@@ -5,7 +6,7 @@ import type { Progress, Runbook } from '../runbooks/runbook.js';
 import { announcement, approvalCard, failureMessage, progressMessage, requestMessage, resultMessage } from '../slack/messages.js';
 import { audit } from '../store/audit.js';
 import { listApprovals } from '../store/approvals.js';
-import { claimRun, finishRun, LeaseLost, releaseLease, renewLease, type Lease } from '../store/leases.js';
+import { claimRun, finishRun, LeaseLost, parkRun, releaseLease, renewLease, type Lease } from '../store/leases.js';
 import { getRun, saveCheckpoint, setThread, stepDone, stepFailed, stepOutputs, stepStarted, type RunRow } from '../store/runs.js';
 import type { RunDeps } from './deps.js';
 
@@ -66,6 +67,18 @@ export interface ExecuteOptions {
   leaseMs: number;
 }
 
+/** A polling step asked to be looked at again later: the run is parked, the job must be delayed. */
+export class PollLater extends Error {
+  constructor(readonly afterMs: number, readonly progress?: Progress) {
+    super(`poll again in ${afterMs} ms`);
+    this.name = 'PollLater';
+  }
+}
+
+/** Default for how long a polling step may wait (cloud snapshots and restores: minutes to an hour). */
+export const DEFAULT_STEP_DEADLINE_MS = 2 * 3600_000;
+const waitKey = (idx: number) => `waitingSince:${idx}`;
+
 /** Another executor holds a live lease on the run: try again after `until` (it may die). */
 export class LeaseHeld extends Error {
   constructor(readonly until: Date) {
@@ -116,7 +129,7 @@ export async function executeRun(deps: RunDeps, runId: string, signal: AbortSign
   const { lease } = claim;
   const beat = heartbeat(deps, lease, opts.leaseMs);
   try {
-    return await runClaimed(deps, claim.run, lease, signal, beat.lost);
+    return await runClaimed(deps, claim.run, lease, claim.woke, signal, beat.lost);
   } catch (err) {
     if (err instanceof LeaseLost || (beat.lost.aborted && !(err instanceof InterruptedByShutdown))) {
       deps.log.warn({ runId, fence: lease.fence }, 'lease lost: another executor owns this run now; standing down');
@@ -128,10 +141,11 @@ export async function executeRun(deps: RunDeps, runId: string, signal: AbortSign
   }
 }
 
-async function runClaimed(deps: RunDeps, claimed: RunRow, lease: Lease, shutdown: AbortSignal, lost: AbortSignal): Promise<RunRow | null> {
+async function runClaimed(deps: RunDeps, claimed: RunRow, lease: Lease, woke: boolean, shutdown: AbortSignal, lost: AbortSignal): Promise<RunRow | null> {
   const runId = claimed.id;
   let run = claimed;
-  const resumed = run.attempts > 1;
+  // `woke`: the next look of a polling step, not a resume after a crash (no new audit row, attempt or card update).
+  const resumed = run.attempts > 1 && !woke;
   const rb = deps.registry.get(run.runbook);
   if (run.attempts > MAX_ATTEMPTS) {
     // Crashed this often at the same point: stop and tell people instead of looping forever.
@@ -139,12 +153,12 @@ async function runClaimed(deps: RunDeps, claimed: RunRow, lease: Lease, shutdown
   }
   const log = deps.log.child({ runId, runbook: run.runbook, target: run.target, fence: lease.fence });
   const target = deps.targets.targets.get(run.target);
-  await audit(deps.pool, { actor: 'dbops', action: resumed ? 'resume' : 'start', runId, target: run.target, channel: run.channel, outcome: 'running', detail: { attempt: run.attempts, step: run.nextStep } });
+  if (!woke) await audit(deps.pool, { actor: 'dbops', action: resumed ? 'resume' : 'start', runId, target: run.target, channel: run.channel, outcome: 'running', detail: { attempt: run.attempts, step: run.nextStep } });
   if (!rb || !target) return failRun(deps, lease, run, new DbopsError('config', `This run's ${rb ? 'target' : 'runbook'} is no longer configured; nothing was done.`), undefined);
 
   const approvers = await approversOf(deps, runId);
   run = await ensureThread(deps, run, approvers);
-  await refreshHead(deps, run, approvers);
+  if (!woke) await refreshHead(deps, run, approvers);
   const threadChannel = run.threadChannel;
   const threadTs = run.threadTs ?? undefined;
 
@@ -164,15 +178,21 @@ async function runClaimed(deps: RunDeps, claimed: RunRow, lease: Lease, shutdown
   // Steps stop at a safe point on shutdown and when the lease is lost (someone else runs it now).
   const stepSignal = AbortSignal.any([shutdown, lost]);
   let idx = run.nextStep;
+  let polling = woke;
   try {
     for (; idx < rb.steps.length; idx++) {
       if (lost.aborted) throw new LeaseLost(runId);
       if (shutdown.aborted) throw new InterruptedByShutdown();
       const step = rb.steps[idx]!;
       currentStep = step.title ?? step.name;
-      const attempt = await stepStarted(deps.pool, lease, idx, step.name);
+      // The next look of a polling step continues its attempt; anything else (re)starts the step.
+      if (!polling) {
+        const attempt = await stepStarted(deps.pool, lease, idx, step.name);
+        showProgress({ text: attempt > 1 ? `resuming (attempt ${attempt})…` : 'starting…' });
+      }
+      polling = false;
       const fresh = (await getRun(deps.pool, runId))!;
-      showProgress({ text: attempt > 1 ? `resuming (attempt ${attempt})…` : 'starting…' });
+      const since = typeof fresh.checkpoint[waitKey(idx)] === 'number' ? (fresh.checkpoint[waitKey(idx)] as number) : undefined;
       const output = await step.run({
         runId,
         target,
@@ -187,12 +207,32 @@ async function runClaimed(deps: RunDeps, claimed: RunRow, lease: Lease, shutdown
         outputs: await stepOutputs(deps.pool, runId),
         session,
         openSession: (limits) => openSessionOn(target, limits),
+        pollAgain: (afterMs, progress) => {
+          throw new PollLater(afterMs, progress);
+        },
+        waitedMs: since ? Date.now() - since : 0,
       });
       // A step that finished is recorded even during shutdown, so it is not run again on resume.
       await stepDone(deps.pool, lease, run, idx, step.name, output ?? {});
     }
   } catch (err) {
     if (err instanceof LeaseLost || lost.aborted) throw new LeaseLost(runId);
+    if (err instanceof PollLater) {
+      const step = rb.steps[idx]!;
+      const fresh = (await getRun(deps.pool, runId))!;
+      const since = typeof fresh.checkpoint[waitKey(idx)] === 'number' ? (fresh.checkpoint[waitKey(idx)] as number) : Date.now();
+      const deadline = step.deadlineMs ?? DEFAULT_STEP_DEADLINE_MS;
+      if (Date.now() - since > deadline) {
+        const e = new DbopsError('provider', `"${step.title ?? step.name}" was still not done after ${formatDuration(deadline / 1000)}, so the run stopped waiting.${err.progress ? ` Last state: ${err.progress.text}.` : ''}`);
+        await stepFailed(deps.pool, lease, idx, e.userMessage).catch(() => undefined);
+        return failRun(deps, lease, run, e, step.name, progressTs, rb.leftState ? rb.leftState(step.name, run.plan.facts) : undefined);
+      }
+      if (fresh.checkpoint[waitKey(idx)] === undefined) await saveCheckpoint(deps.pool, lease, { [waitKey(idx)]: since });
+      showProgress({ ...(err.progress ?? { text: 'waiting' }), text: `${err.progress?.text ?? 'waiting'} · next check in ${formatDuration(err.afterMs / 1000)}` });
+      // Parked: no worker is held; the job comes back after afterMs, or the reconciler re-enqueues it then.
+      if (!(await parkRun(deps.pool, lease, err.afterMs))) throw new LeaseLost(runId);
+      throw err;
+    }
     if (err instanceof InterruptedByShutdown || shutdown.aborted) {
       // Hand the run back at once rather than making the next worker wait out the lease.
       await releaseLease(deps.pool, lease).catch(() => undefined);

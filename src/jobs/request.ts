@@ -122,6 +122,10 @@ async function runReadInline(deps: RequestDeps, run: RunRow, rb: Runbook, target
           outputs,
           session: sessionFor(target, READ_LIMITS),
           openSession: () => Promise.reject(new Error('read runbooks use session()')),
+          pollAgain: () => {
+            throw new Error('read runbooks answer inline and cannot poll');
+          },
+          waitedMs: 0,
         })) ?? {};
       outputs[step.name] = out;
       await stepDone(deps.pool, lease, run, idx, step.name, out);

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { DelayedError, Worker, type Job } from 'bullmq';
 import type { RunDeps } from './deps.js';
-import { executeRun, InterruptedByShutdown, LeaseHeld } from './execute.js';
+import { executeRun, InterruptedByShutdown, LeaseHeld, PollLater } from './execute.js';
 import { connectionOptions, RUNS_QUEUE, type RedisConnection, type RunJobData } from './queue.js';
 
 export interface WorkerOptions {
@@ -35,6 +35,11 @@ export class RunWorker {
           const run = await executeRun(deps, job.data.runId, this.#shutdown.signal, exec);
           return { state: run?.state ?? 'missing' };
         } catch (err) {
+          if (err instanceof PollLater && token) {
+            // Step-job pattern: a long wait (cloud snapshot, restore) holds no worker slot between looks.
+            await job.moveToDelayed(Date.now() + err.afterMs, token);
+            throw new DelayedError();
+          }
           if (err instanceof LeaseHeld && token) {
             // Someone else executes this run (a duplicate job, or a worker that lost Redis but not its
             // lease): stand down, and look again when that lease would expire in case its holder died.

@@ -63,12 +63,22 @@ export interface StepContext<A, F> extends PlanContext<A> {
   outputs: Readonly<Record<string, unknown>>;
   /** Opens a bounded session (not closed automatically) for long steps that need two sessions. */
   openSession: (limits?: { statementTimeoutMs?: number; lockTimeoutMs?: number }) => Promise<pg.Client>;
+  /**
+   * "Not yet, look again in `afterMs`": ends this attempt of the step without holding a worker (the
+   * run is parked and its job delayed). Save what the next look needs with saveCheckpoint first;
+   * the step runs again with that checkpoint. Throws, so `return ctx.pollAgain(…)` reads naturally.
+   */
+  pollAgain: (afterMs: number, progress?: Progress) => never;
+  /** How long this step has been waiting through pollAgain (0 on its first look). */
+  waitedMs: number;
 }
 
 export interface Step<A, F> {
   name: string;
   /** What progress messages call this step ("Vacuuming"); defaults to the name. */
   title?: string;
+  /** A step that polls (pollAgain) fails once it has waited this long; default 2 h. */
+  deadlineMs?: number;
   /** Returns JSON output recorded with the step. Must be idempotent: it may run again after a crash. */
   run: (ctx: StepContext<A, F>) => Promise<Record<string, unknown> | void>;
 }

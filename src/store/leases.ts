@@ -22,8 +22,12 @@ export class LeaseLost extends Error {
   }
 }
 
+/** lease_owner of a run parked by a polling step until its next look (lease_expires_at). */
+export const WAITING_OWNER = 'waiting';
+
 export type Claim =
-  | { ok: true; run: RunRow; lease: Lease }
+  /** `woke`: the run was parked by a polling step, so this claim is its next look, not a new attempt. */
+  | { ok: true; run: RunRow; lease: Lease; woke: boolean }
   /** Another executor holds a live lease; it may be retried after `until`. */
   | { ok: false; held: true; until: Date; run: RunRow }
   /** Not claimable: finished, waiting for approval, or unknown. */
@@ -35,16 +39,18 @@ export type Claim =
  */
 export async function claimRun(pool: Pool, runId: string, owner: string, leaseMs: number): Promise<Claim> {
   const res = await pool.query(
-    `UPDATE runs SET state = 'running', lease_owner = $2, lease_fence = lease_fence + 1,
+    `WITH prev AS (SELECT lease_owner FROM runs WHERE id = $1 FOR UPDATE)
+     UPDATE runs SET state = 'running', lease_owner = $2, lease_fence = lease_fence + 1,
         lease_expires_at = now() + make_interval(secs => $3::double precision / 1000),
-        attempts = attempts + 1, started_at = COALESCE(started_at, now()), updated_at = now()
+        attempts = attempts + CASE WHEN runs.lease_owner = '${WAITING_OWNER}' THEN 0 ELSE 1 END,
+        started_at = COALESCE(started_at, now()), updated_at = now()
       WHERE id = $1 AND (state = 'queued' OR (state = 'running' AND (lease_expires_at IS NULL OR lease_expires_at < now())))
-      RETURNING *`,
+      RETURNING runs.*, (SELECT lease_owner FROM prev) AS prev_owner`,
     [runId, owner, leaseMs],
   );
   if (res.rows[0]) {
     const run = toRun(res.rows[0]);
-    return { ok: true, run, lease: { runId, owner, fence: run.leaseFence } };
+    return { ok: true, run, lease: { runId, owner, fence: run.leaseFence }, woke: res.rows[0].prev_owner === WAITING_OWNER };
   }
   const cur = await pool.query('SELECT * FROM runs WHERE id = $1', [runId]);
   const run = cur.rows[0] ? toRun(cur.rows[0]) : null;
@@ -52,12 +58,12 @@ export async function claimRun(pool: Pool, runId: string, owner: string, leaseMs
   return { ok: false, held: false, run };
 }
 
-/** Extends the lease; false when it is no longer ours (the caller must stop acting). */
+/** Extends the lease; false when it is no longer ours (taken over, or parked by us: stop acting). */
 export async function renewLease(pool: Pool, lease: Lease, leaseMs: number): Promise<boolean> {
   const res = await pool.query(
     `UPDATE runs SET lease_expires_at = now() + make_interval(secs => $3::double precision / 1000)
-      WHERE id = $1 AND lease_fence = $2 AND state = 'running'`,
-    [lease.runId, lease.fence, leaseMs],
+      WHERE id = $1 AND lease_fence = $2 AND lease_owner = $4 AND state = 'running'`,
+    [lease.runId, lease.fence, leaseMs, lease.owner],
   );
   return res.rowCount === 1;
 }
@@ -65,6 +71,19 @@ export async function renewLease(pool: Pool, lease: Lease, leaseMs: number): Pro
 /** Gives the run back (shutdown): the next executor may claim it at once instead of waiting out the lease. */
 export async function releaseLease(pool: Pool, lease: Lease): Promise<void> {
   await pool.query(`UPDATE runs SET lease_expires_at = now() - interval '1 millisecond', lease_owner = NULL WHERE id = $1 AND lease_fence = $2 AND state = 'running'`, [lease.runId, lease.fence]);
+}
+
+/**
+ * Parks the run until its next look (a polling step): nobody holds it, and neither a worker nor the
+ * reconciler claims it before `afterMs` has passed.
+ */
+export async function parkRun(pool: Pool, lease: Lease, afterMs: number): Promise<boolean> {
+  const res = await pool.query(
+    `UPDATE runs SET lease_owner = '${WAITING_OWNER}', lease_expires_at = now() + make_interval(secs => $3::double precision / 1000), updated_at = now()
+      WHERE id = $1 AND lease_fence = $2 AND state = 'running'`,
+    [lease.runId, lease.fence, afterMs],
+  );
+  return res.rowCount === 1;
 }
 
 /** Locks the run row inside `c`'s transaction if `lease` is still current; throws LeaseLost otherwise. */
