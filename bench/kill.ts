@@ -10,10 +10,10 @@
  * Bounded: a deadline stops everything; only 127.0.0.1 is touched.
  */
 import { execFileSync } from 'node:child_process';
-import { chownSync, mkdtempSync, rmSync } from 'node:fs';
+import { accessSync, chownSync, constants, mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { delimiter, join } from 'node:path';
 import pg from 'pg';
 import { signalSessions } from '../src/postgres/kill.js';
 import { openTargetSession } from '../src/postgres/session.js';
@@ -28,7 +28,6 @@ const arg = (name: string, dflt: number) => {
 const WANTED = arg('sessions', 2000);
 const DEADLINE_S = arg('deadline', 600);
 const NO_SCRATCH = process.argv.includes('--no-scratch'); // force the fallback (to check it)
-const BIN = '/usr/lib/postgresql/15/bin';
 const BATCH = 100;
 
 interface Cluster { url: string; sessions: number; description: string; stop: () => void }
@@ -47,8 +46,42 @@ async function freePort(): Promise<number> {
   });
 }
 
+const isExecutable = (p: string) => {
+  try {
+    accessSync(p, constants.X_OK);
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+/**
+ * Where initdb and pg_ctl are: `pg_config --bindir` first (Debian keeps the server binaries off PATH,
+ * in a versioned directory pg_config names), then PATH. Throws one line saying what was tried.
+ */
+function findPgBinaries(): { initdb: string; pgCtl: string } {
+  const tried: string[] = [];
+  try {
+    const bindir = execFileSync('pg_config', ['--bindir'], { stdio: ['ignore', 'pipe', 'ignore'], timeout: 10_000 }).toString().trim();
+    const initdb = join(bindir, 'initdb');
+    const pgCtl = join(bindir, 'pg_ctl');
+    if (isExecutable(initdb) && isExecutable(pgCtl)) return { initdb, pgCtl };
+    tried.push(`pg_config --bindir is ${bindir}, which has no initdb/pg_ctl (only the client package installed?)`);
+  } catch {
+    tried.push('pg_config is not on PATH');
+  }
+  const onPath = (name: string) => (process.env.PATH ?? '').split(delimiter).map((d) => join(d, name)).find((p) => p && isExecutable(p));
+  const initdb = onPath('initdb');
+  const pgCtl = onPath('pg_ctl');
+  if (initdb && pgCtl) return { initdb, pgCtl };
+  tried.push(`${[!initdb && 'initdb', !pgCtl && 'pg_ctl'].filter(Boolean).join(' and ')} not on PATH`);
+  throw new Error(`cannot find initdb/pg_ctl: ${tried.join('; ')}. Install the PostgreSQL server package, or put its bin directory (the one holding initdb) on PATH`);
+}
+
 /** A scratch cluster owned by the postgres OS user when we are root (initdb refuses root). */
 async function scratchCluster(n: number): Promise<Cluster> {
+  const bin = findPgBinaries();
+  const version = execFileSync(bin.initdb, ['--version'], { stdio: ['ignore', 'pipe', 'ignore'] }).toString().trim().replace(/^initdb\s+\(PostgreSQL\)\s+/, '');
   const dir = mkdtempSync(join(tmpdir(), 'dbops-bench-'));
   const asRoot = process.getuid?.() === 0;
   const run = (cmd: string, args: string[]) =>
@@ -62,23 +95,23 @@ async function scratchCluster(n: number): Promise<Cluster> {
       chownSync(dir, uid, gid);
     }
     const data = join(dir, 'data');
-    run(`${BIN}/initdb`, ['-D', data, '-U', 'postgres', '-A', 'trust', '--no-sync', '-E', 'UTF8']);
+    run(bin.initdb, ['-D', data, '-U', 'postgres', '-A', 'trust', '--no-sync', '-E', 'UTF8']);
     const port = await freePort();
     const maxConn = n + 100;
     const opts = [
       `-c port=${port}`, `-c listen_addresses=127.0.0.1`, `-c unix_socket_directories=${dir}`,
       `-c max_connections=${maxConn}`, '-c fsync=off', '-c shared_buffers=128MB', '-c autovacuum=off',
     ].join(' ');
-    run(`${BIN}/pg_ctl`, ['-D', data, '-o', opts, '-l', join(dir, 'log'), '-w', '-t', '60', 'start']);
+    run(bin.pgCtl, ['-D', data, '-o', opts, '-l', join(dir, 'log'), '-w', '-t', '60', 'start']);
     let stopped = false;
     return {
       url: `postgres://postgres@127.0.0.1:${port}/postgres`,
       sessions: n,
-      description: `scratch PostgreSQL 15 cluster at 127.0.0.1:${port} (initdb in ${dir}, max_connections=${maxConn})`,
+      description: `scratch PostgreSQL ${version} cluster at 127.0.0.1:${port} (initdb in ${dir}, max_connections=${maxConn})`,
       stop: () => {
         if (stopped) return;
         stopped = true;
-        try { run(`${BIN}/pg_ctl`, ['-D', data, '-m', 'immediate', '-w', 'stop']); } catch { /* already down */ }
+        try { run(bin.pgCtl, ['-D', data, '-m', 'immediate', '-w', 'stop']); } catch { /* already down */ }
         cleanup();
       },
     };

@@ -5,12 +5,31 @@ import type { Runbook } from '../runbooks/runbook.js';
 import { code, context, esc, fitMessage, header, section } from '../slack/blocks.js';
 import { errorMessage, type Message } from '../slack/messages.js';
 
+/**
+ * Examples are written for a target called `orders-prod` (or with a `<target>` token); they are shown
+ * with the workspace's first configured target instead, so a copied example runs where the reader is.
+ */
+export const EXAMPLE_TARGET_PLACEHOLDERS = ['orders-prod', '<target>'] as const;
+
+/** `/db <verb> <placeholder> …` → `/db <verb> <target> …`; any other example is returned unchanged. */
+export function exampleFor(example: string, target: string | undefined): string {
+  if (!target) return example;
+  const m = /^(\/db\s+[a-z-]+\s+)(\S+)(.*)$/s.exec(example);
+  if (!m || !(EXAMPLE_TARGET_PLACEHOLDERS as readonly string[]).includes(m[2]!)) return example;
+  return `${m[1]}${target}${m[3]}`;
+}
+
+/** The target examples name: the first one in the targets file (none: the examples keep their placeholder). */
+export function exampleTarget(targets: TargetsConfig | undefined): string | undefined {
+  return targets ? targets.targets.keys().next().value : undefined;
+}
+
 const META_HELP: Array<{ verb: string; usage: string; summary: string; example: string }> = [
   { verb: 'help', usage: '/db help [verb]', summary: 'This list, or one verb in detail.', example: '/db help vacuum' },
   { verb: 'targets', usage: '/db targets', summary: 'The databases dbops may touch: name, engine, environment.', example: '/db targets' },
-  { verb: 'runs', usage: '/db runs [target]', summary: 'Recent and active runs with their state.', example: '/db runs orders-prod' },
+  { verb: 'runs', usage: '/db runs [target]', summary: 'Recent and active runs with their state.', example: '/db runs <target>' },
   { verb: 'run', usage: '/db run <id>', summary: 'One run: its steps, approvals and thread.', example: '/db run r_1a2b3c4d5e6f' },
-  { verb: 'audit', usage: '/db audit [target] [--since 24h] | /db audit verify', summary: 'The audit log, or a check of its hash chain.', example: '/db audit orders-prod --since 2h' },
+  { verb: 'audit', usage: '/db audit [target] [--since 24h] | /db audit verify', summary: 'The audit log, or a check of its hash chain.', example: '/db audit <target> --since 2h' },
 ];
 
 function riskOf(rb: Runbook): string {
@@ -32,10 +51,11 @@ function riskOf(rb: Runbook): string {
   return [...risks].join(' / ') || 'varies';
 }
 
-export function helpMessage(registry: Registry): Message {
+export function helpMessage(registry: Registry, targets?: TargetsConfig): Message {
+  const t = exampleTarget(targets);
   // One section per verb: usage, risk, what it does and an example, each well inside Slack's limits.
-  const runbooks = registry.all().map((rb) => section(`${code(rb.usage, 250)} _(${riskOf(rb)})_\n${esc(rb.summary)}\nExample: ${code(rb.examples[0] ?? rb.usage, 200)}`));
-  const meta = META_HELP.map((m) => `• ${code(m.usage, 120)} — ${esc(m.summary)} _(read)_ e.g. ${code(m.example, 80)}`);
+  const runbooks = registry.all().map((rb) => section(`${code(rb.usage, 250)} _(${riskOf(rb)})_\n${esc(rb.summary)}\nExample: ${code(rb.examples[0] ? exampleFor(rb.examples[0], t) : rb.usage, 200)}`));
+  const meta = META_HELP.map((m) => `• ${code(m.usage, 120)} — ${esc(m.summary)} _(read)_ e.g. ${code(exampleFor(m.example, t), 80)}`);
   return {
     text: 'dbops commands',
     blocks: fitMessage([
@@ -47,11 +67,12 @@ export function helpMessage(registry: Registry): Message {
   };
 }
 
-export function verbHelpMessage(registry: Registry, verb: string): Message {
+export function verbHelpMessage(registry: Registry, verb: string, targets?: TargetsConfig): Message {
+  const t = exampleTarget(targets);
   const rb = registry.get(verb);
   if (!rb) {
     const m = META_HELP.find((x) => x.verb === verb);
-    if (m) return { text: m.usage, blocks: [section(`*${code(m.usage)}*\n${esc(m.summary)}\nExample: ${code(m.example)}`)] };
+    if (m) return { text: m.usage, blocks: [section(`*${code(m.usage)}*\n${esc(m.summary)}\nExample: ${code(exampleFor(m.example, t))}`)] };
     return errorMessage(`No help for \`${esc(verb.slice(0, 40))}\`: it is not a dbops command. \`/db help\` lists them all.`);
   }
   const args = rb.grammar.positionals.map((p) => `• \`${p.name}\`${p.required ? '' : ' (optional)'} — ${esc(p.help)}`);
@@ -62,7 +83,7 @@ export function verbHelpMessage(registry: Registry, verb: string): Message {
     section(`*Arguments*\n• \`target\` — a name from \`/db targets\`\n${args.join('\n')}`),
   ];
   if (flags.length) blocks.push(section(`*Flags*\n${flags.join('\n')}\n• \`--reason "…"\` — why; shown on cards and in the audit log`));
-  blocks.push(section(`*Examples*\n${rb.examples.map((e) => code(e, 200)).join('\n')}`));
+  blocks.push(section(`*Examples*\n${rb.examples.map((e) => code(exampleFor(e, t), 200)).join('\n')}`));
   return { text: `/db ${rb.name}`, blocks: fitMessage(blocks) };
 }
 

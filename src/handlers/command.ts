@@ -35,7 +35,7 @@ export function registerCommand(app: App, deps: HandlerDeps): void {
       return;
     }
     if (cmd.kind === 'help') {
-      const m = cmd.verb ? verbHelpMessage(deps.registry, cmd.verb) : helpMessage(deps.registry);
+      const m = cmd.verb ? verbHelpMessage(deps.registry, cmd.verb, deps.targets) : helpMessage(deps.registry, deps.targets);
       await ack({ response_type: 'ephemeral', text: m.text, blocks: m.blocks as never });
       return;
     }

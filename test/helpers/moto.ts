@@ -2,6 +2,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { homedir } from 'node:os';
 import { join } from 'node:path';
 
 /** A TCP port free on 127.0.0.1 right now. */
@@ -21,7 +22,8 @@ function findMoto(): string {
     const p = join(dir, 'moto_server');
     if (dir && existsSync(p)) return p;
   }
-  const root = '/root/.pyenv/versions';
+  // pyenv's versions, wherever pyenv keeps them (PYENV_ROOT, default ~/.pyenv).
+  const root = join(process.env.PYENV_ROOT || join(homedir(), '.pyenv'), 'versions');
   if (existsSync(root)) {
     for (const v of readdirSync(root)) {
       const p = join(root, v, 'bin', 'moto_server');
