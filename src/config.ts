@@ -48,6 +48,8 @@ const targetSchema = z
     url: z.string().min(1),
     incidentChannel: channelId.optional(),
     approvers: z.array(approverId).optional(),
+    /** @-mention the approvers (users and user groups) on approval cards; default true. */
+    mentionApprovers: z.boolean().optional(),
     policy: policySchema.optional(),
     protected: z.object({ apps: z.array(z.string()).default([]), users: z.array(z.string()).default([]) }).partial().optional(),
     maxSessions: z.number().int().min(1).max(100_000).optional(),
@@ -62,6 +64,7 @@ const targetsFileSchema = z
   .object({
     incidentChannel: channelId,
     approvers: z.array(approverId).default([]),
+    mentionApprovers: z.boolean().optional(),
     policy: policySchema.optional(),
     channels: z.record(channelId, z.string()).optional(),
     targets: z.record(z.string().regex(/^[a-z0-9][a-z0-9_-]{0,62}$/i, 'target names are letters, digits, - and _'), targetSchema),
@@ -76,6 +79,8 @@ export interface Target {
   readonly url: string;
   readonly incidentChannel: string;
   readonly approvers: readonly string[];
+  /** Whether approval cards @-mention the approvers. */
+  readonly mentionApprovers: boolean;
   /** File and target policy merged per environment and per key (target wins); for display and debugging. */
   readonly policy: PolicyConfig;
   /** What this target's plans need, resolved once at load; read it through src/approvals/policy.ts. */
@@ -210,6 +215,7 @@ export function loadTargets(path: string, env: NodeJS.ProcessEnv = process.env):
       url,
       incidentChannel: t.incidentChannel ?? file.incidentChannel,
       approvers: t.approvers ?? file.approvers,
+      mentionApprovers: t.mentionApprovers ?? file.mentionApprovers ?? true,
       policy: mergePolicy(file.policy ?? {}, t.policy ?? {}),
       effective: resolvePolicy(file.policy ?? {}, t.policy ?? {}, t.environment),
       protectedApps: t.protected?.apps ?? [],

@@ -1,5 +1,6 @@
 import type { App, BlockButtonAction } from '@slack/bolt';
 import { approve } from '../approvals/service.js';
+import { tellRequester } from '../jobs/notify-requester.js';
 import { getRun, type RunRow } from '../store/runs.js';
 import { esc } from '../slack/blocks.js';
 import { approvalCard, errorMessage, infoMessage, userError } from '../slack/messages.js';
@@ -61,13 +62,15 @@ export function registerActions(app: App, deps: HandlerDeps): void {
         return;
       }
       if (d.outcome === 'recorded') {
-        if (d.run.cardChannel && d.run.cardTs) await deps.notifier.update(d.run.cardChannel, d.run.cardTs, approvalCard(d.run, { approvedBy: d.approvers, ...(d.drift ? { note: d.drift } : {}) }));
+        const t = deps.targets.targets.get(d.run.target);
+        if (d.run.cardChannel && d.run.cardTs) await deps.notifier.update(d.run.cardChannel, d.run.cardTs, approvalCard(d.run, { approvedBy: d.approvers, ...(d.drift ? { note: d.drift } : {}), mention: t?.mentionApprovers ? t.approvers : [] }));
         await respondWith(respond, infoMessage(`:white_check_mark: Approval recorded. ${d.remaining} more approval(s) needed.${d.drift ? ` Since the request: ${esc(d.drift)}.` : ''}`), 'ephemeral', log);
         return;
       }
       if (d.outcome === 'approved') {
         // Approved is approved: if Redis is down now, housekeeping enqueues the run when it is back.
         await deps.queue.tryEnqueue(d.run.id, log);
+        void tellRequester(deps, d.run, { kind: 'approved', by: d.approvers });
         if (d.run.cardChannel && d.run.cardTs) await deps.notifier.update(d.run.cardChannel, d.run.cardTs, approvalCard(d.run, { approvedBy: d.approvers, ...(d.drift ? { note: d.drift } : {}) }));
         await respondWith(respond, infoMessage(`:white_check_mark: Approved. Run \`${d.run.id}\` is queued; progress follows in the card's thread.${d.drift ? ` Since the request: ${esc(d.drift)}; only the approved sessions still there are acted on.` : ''}`), 'ephemeral', log);
       }

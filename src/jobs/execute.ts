@@ -9,6 +9,7 @@ import { listApprovals } from '../store/approvals.js';
 import { claimRun, finishRun, LeaseLost, parkRun, releaseLease, renewLease, type Lease } from '../store/leases.js';
 import { getRun, saveCheckpoint, setThread, stepDone, stepFailed, stepOutputs, stepStarted, type RunRow } from '../store/runs.js';
 import type { RunDeps } from './deps.js';
+import { tellRequester } from './notify-requester.js';
 
 /** Attempts (starts + resumes) before a run is given up as failed. */
 export const MAX_ATTEMPTS = 5;
@@ -159,6 +160,7 @@ async function runClaimed(deps: RunDeps, claimed: RunRow, lease: Lease, woke: bo
   const approvers = await approversOf(deps, runId);
   run = await ensureThread(deps, run, approvers);
   if (!woke) await refreshHead(deps, run, approvers);
+  if (!woke && !resumed) void tellRequester(deps, run, { kind: 'started' });
   const threadChannel = run.threadChannel;
   const threadTs = run.threadTs ?? undefined;
 
@@ -269,6 +271,7 @@ async function succeedRun(deps: RunDeps, lease: Lease, run: RunRow, rb: Runbook,
     await deps.notifier.post(done.threadChannel, msg, { ...(done.threadTs ? { threadTs: done.threadTs } : {}), broadcast: announced });
   }
   await refreshHead(deps, done, approvers);
+  void tellRequester(deps, done, { kind: 'finished', headline: result.headline });
   return done;
 }
 
@@ -289,5 +292,6 @@ async function failRun(deps: RunDeps, lease: Lease, run: RunRow, err: unknown, s
     await deps.notifier.post(failed.channel, msg);
   }
   await refreshHead(deps, failed, await approversOf(deps, run.id));
+  void tellRequester(deps, failed, { kind: 'failed', error: userMsg });
   return failed;
 }

@@ -1,6 +1,8 @@
 import { Queue, Worker } from 'bullmq';
 import { expireDue } from '../approvals/service.js';
+import { expiryMinutes } from '../approvals/policy.js';
 import { approvalCard } from '../slack/messages.js';
+import { tellRequester } from './notify-requester.js';
 import { failAbandonedReads, runsToEnqueue } from '../store/runs.js';
 import type { RunDeps } from './deps.js';
 import { connectionOptions, MAINTENANCE_QUEUE, type RedisConnection, type RunQueue } from './queue.js';
@@ -46,10 +48,16 @@ export class Housekeeping {
   }
 }
 
+function expiryMinutesOf(deps: RunDeps, run: { target: string }): number | undefined {
+  const t = deps.targets.targets.get(run.target);
+  return t ? expiryMinutes(t) : undefined;
+}
+
 export async function sweep(deps: RunDeps, runs: RunQueue): Promise<number> {
   const expired = await expireDue(deps.pool);
   for (const run of expired) {
     if (run.cardChannel && run.cardTs) void deps.notifier.update(run.cardChannel, run.cardTs, approvalCard(run, { approvedBy: [], note: 'nobody approved in time — request again if still needed' }));
+    void tellRequester(deps, run, { kind: 'expired', minutes: expiryMinutesOf(deps, run) });
   }
   await failAbandonedReads(deps.pool);
   for (const id of await runsToEnqueue(deps.pool)) await runs.enqueue(id);

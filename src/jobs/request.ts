@@ -81,7 +81,7 @@ export async function submitRequest(deps: RequestDeps, input: RequestInput): Pro
   const created = await serialized(`pending:${input.requester}`, async () => (await tooManyPending(deps.pool, deps.limits, input.requester)) ?? createRun(deps.pool, { ...base, state: 'pending_approval', requiredApprovals: needed, expiresAt }));
   if (!('id' in created)) return { visibility: 'ephemeral', message: created };
   const run = created;
-  const ts = await deps.notifier.post(target.incidentChannel, approvalCard(run, { approvedBy: [] }));
+  const ts = await deps.notifier.post(target.incidentChannel, approvalCard(run, { approvedBy: [], mention: target.mentionApprovers ? target.approvers : [] }));
   if (!ts) {
     await transition(deps.pool, run.id, ['pending_approval'], 'refused', { error: 'could not post the approval card' });
     return { visibility: 'ephemeral', run, message: errorMessage(`Could not post the approval card in <#${target.incidentChannel}> (is the bot in that channel?). Nothing will run. Invite the bot and try again.`) };

@@ -89,10 +89,17 @@ export function requestMessage(run: RunLike, extra?: { approvers?: string[] }): 
  * The card approvers act on: exactly what will happen (steps and the facts bound by the plan hash),
  * who asked, why, and until when. Buttons only while the request is pending.
  */
-export function approvalCard(run: RunLike, status: { approvedBy: string[]; deniedBy?: string; denyReason?: string | null; note?: string; threadLink?: string }): Message {
+/** Mentions that notify: users as <@U…>, user groups as <!subteam^S…>. */
+export function approverMentions(ids: readonly string[]): string {
+  return ids.map((id) => (/^S[A-Z0-9]+$/.test(id) ? `<!subteam^${id}>` : /^[UW][A-Z0-9]+$/.test(id) ? `<@${id}>` : '')).filter(Boolean).join(' ');
+}
+
+export function approvalCard(run: RunLike, status: { approvedBy: string[]; deniedBy?: string; denyReason?: string | null; note?: string; threadLink?: string; mention?: readonly string[] }): Message {
   const pending = run.state === 'pending_approval';
+  // Once decided the card says what became of it, not that approval is still needed.
+  const title = pending ? `${run.risk === 'destructive' ? '🚨 Approval needed' : 'Approval needed'}: ${run.runbook} on ${run.target}` : `${STATE_LABEL[run.state]}: ${run.runbook} on ${run.target}`;
   const blocks: Block[] = [
-    header(`${run.risk === 'destructive' ? '🚨 Approval needed' : 'Approval needed'}: ${run.runbook} on ${run.target}`),
+    header(title),
     section(`*${esc(run.plan.summary)}*`),
     ...planFacts(run),
     section(`*What will happen*\n${stepsList(run.plan.steps)}`),
@@ -104,6 +111,8 @@ export function approvalCard(run: RunLike, status: { approvedBy: string[]; denie
   if (pending) {
     blocks.push(context(`Needs ${run.requiredApprovals > 1 ? `${run.requiredApprovals} approvals` : 'approval'} from someone other than the requester${quorum}.${run.expiresAt ? ` Expires ${when(run.expiresAt)}.` : ''} Run \`${run.id}\``));
     blocks.push(actions(`approval:${run.id}`, [button('Approve', 'approval_approve', run.id, 'primary'), button('Deny', 'approval_deny', run.id, 'danger')]));
+    const mentions = approverMentions(status.mention ?? []);
+    if (mentions) blocks.push(section(`Approvers: ${mentions}`));
   } else {
     let line = `${STATE_ICON[run.state]} *${STATE_LABEL[run.state]}*`;
     if (status.approvedBy.length) line += ` · approved by ${status.approvedBy.map(user).join(', ')}`;
@@ -113,7 +122,8 @@ export function approvalCard(run: RunLike, status: { approvedBy: string[]; denie
     blocks.push(section(line));
     blocks.push(context(`Run \`${run.id}\` · \`/db run ${run.id}\``));
   }
-  return { text: `${pending ? 'Approval needed' : STATE_LABEL[run.state]}: ${esc(run.plan.summary)}`, blocks: fitMessage(blocks) };
+  const cc = pending ? approverMentions(status.mention ?? []) : '';
+  return { text: `${pending ? 'Approval needed' : STATE_LABEL[run.state]}: ${esc(run.plan.summary)}${cc ? ` — ${cc}` : ''}`, blocks: fitMessage(blocks) };
 }
 
 /** The incident-channel announcement (the seeds' template). */

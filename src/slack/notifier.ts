@@ -80,6 +80,21 @@ export class Notifier {
     });
   }
 
+  /**
+   * A message only `user` sees, in `channel` (how the requester of an approval-gated run hears what
+   * became of it: their request was answered ephemerally). Ephemerals are Tier 4 and are not
+   * thread posts, so they skip the channel lanes; a failure is logged, never thrown.
+   */
+  async ephemeral(channel: string, user: string, content: MessageContent): Promise<boolean> {
+    try {
+      await this.#client.chat.postEphemeral({ channel, user, text: content.text, ...(content.blocks ? { blocks: content.blocks as never } : {}) });
+      return true;
+    } catch (err) {
+      this.#log.warn({ channel, err: (err as { data?: { error?: string } }).data?.error ?? (err as Error).message }, 'postEphemeral failed');
+      return false;
+    }
+  }
+
   /** Resolves when every lane is empty (tests, shutdown). */
   idle(): Promise<void> {
     if ([...this.#lanes.values()].every((l) => !l.running && l.ops.length === 0)) return Promise.resolve();
