@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { WebClient } from '@slack/web-api';
 import { App, HTTPReceiver, LogLevel } from '@slack/bolt';
 import type { AppConfig } from './config.js';
 import { registerActions } from './handlers/actions.js';
@@ -7,6 +8,7 @@ import type { HandlerDeps } from './handlers/deps.js';
 import { registerModals } from './handlers/modals.js';
 import { registerKillModal } from './handlers/kill-modal.js';
 import type { Logger } from './log.js';
+import { onceAuthorize } from './slack/identity.js';
 import { DbopsError } from './errors.js';
 import { guardSlackEndpoint, MAX_SLACK_BODY_BYTES } from './http-edge.js';
 import { metricsHandler } from './metrics-http.js';
@@ -65,12 +67,15 @@ export function buildApp(config: AppConfig, log: Logger, health: Health, edge: {
     },
     ...(config.metricsToken && config.metricsPort === undefined ? [{ path: '/metrics', method: ['GET'], handler: metricsHandler(health.metrics, config.metricsToken) }] : []),
   ];
+  const clientOptions = { ...(config.slackApiUrl ? { slackApiUrl: config.slackApiUrl } : {}), retryConfig: { retries: 2, factor: 1.5 } };
+  // One auth.test for the process, not one per request (see slack/identity.ts); warmed up now,
+  // but start-up does not wait for (or depend on) Slack answering it.
+  const identity = onceAuthorize(new WebClient(config.slackBotToken, clientOptions), config.slackBotToken, log);
+  identity.warmUp();
   const common = {
-    token: config.slackBotToken,
+    authorize: identity.authorize,
     logger: boltLogger(log) as never,
-    clientOptions: { ...(config.slackApiUrl ? { slackApiUrl: config.slackApiUrl } : {}), retryConfig: { retries: 2, factor: 1.5 } },
-    // auth.test at start would make start-up depend on Slack being reachable; the bot id is not needed.
-    tokenVerificationEnabled: false,
+    clientOptions,
   };
   if (config.slackAppToken) {
     return new App({ ...common, customRoutes, socketMode: true, appToken: config.slackAppToken, installerOptions: { port: config.port } });
