@@ -17,6 +17,9 @@ export interface LockNode {
   user: string | null;
   app: string | null;
   state: string | null;
+  /** pg_stat_activity.backend_type: only client backends can be cancelled or killed by dbops */
+  backendType: string | null;
+  isSuperuser: boolean;
   query: string | null;
   xactSeconds: number | null;
   querySeconds: number | null;
@@ -30,6 +33,7 @@ export interface LockNode {
 
 interface Row {
   pid: number; user: string | null; app: string | null; state: string | null; query: string | null;
+  backend_type: string | null; is_superuser: boolean | null;
   xact_seconds: number | null; query_seconds: number | null; blocked_by: number[] | null;
   lock_type: string | null; mode: string | null; relation: string | null; wait_seconds: number | null;
 }
@@ -44,6 +48,7 @@ WITH ${LOCK_EDGES_CTE}, involved AS (
    ORDER BY pid
 )
 SELECT i.pid, a.usename AS "user", a.application_name AS app, a.state, ${truncatedQuery('a.query')} AS query,
+       a.backend_type, ro.rolsuper AS is_superuser,
        ${secondsSince('a.xact_start')} AS xact_seconds, ${secondsSince('a.query_start')} AS query_seconds,
        (SELECT array_agg(e.blocker ORDER BY e.blocker) FROM edges e WHERE e.blocked = i.pid) AS blocked_by,
        u.locktype AS lock_type, u.mode,
@@ -51,6 +56,7 @@ SELECT i.pid, a.usename AS "user", a.application_name AS app, a.state, ${truncat
        ${secondsSince('coalesce(u.waitstart, a.state_change)')} AS wait_seconds
   FROM involved i
   LEFT JOIN pg_stat_activity a ON a.pid = i.pid
+  LEFT JOIN pg_roles ro ON ro.oid = a.usesysid
   LEFT JOIN ungranted u ON u.pid = i.pid
   LEFT JOIN pg_class c ON c.oid = u.relation
         AND u.database IN (0, (SELECT oid FROM pg_database WHERE datname = current_database()))
@@ -90,6 +96,8 @@ function buildTrees(rows: Row[]): LockNode[] {
       user: r.user,
       app: r.app,
       state: r.state,
+      backendType: r.backend_type,
+      isSuperuser: r.is_superuser === true,
       query: r.query,
       xactSeconds: r.xact_seconds,
       querySeconds: r.query_seconds,

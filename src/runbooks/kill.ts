@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { signalSessions, type SignalResult } from '../postgres/kill.js';
 import { DbopsError } from '../errors.js';
 import { captureSessions, describeWhat } from './capture.js';
+import { explainNotEligible } from './ineligible.js';
 import { defineRunbook, type Runbook } from './runbook.js';
 import { nameFlag, sessionTarget, SELECTORS } from './session-args.js';
 import { identityOf, sessionDrift } from './session-drift.js';
@@ -68,9 +69,14 @@ function signalRunbook(mode: 'terminate' | 'cancel'): Runbook {
     ...(kill ? { modal: 'kill' } : {}),
     drift: (approved, current) => sessionDrift(approved.sessions, current?.sessions ?? null),
     plan: async ({ target, args: a, session }) => {
-      const cap = await session((c) => captureSessions(c, target, { ...a, activeOnly: !kill }));
+      const cap = await session(async (c) => {
+        const got = await captureSessions(c, target, { ...a, activeOnly: !kill });
+        // Each named pid that was not taken gets its own reason, read in the same session.
+        return { ...got, why: await explainNotEligible(c, target, a, mode, got.notEligible) };
+      });
       if (cap.sessions.length === 0) {
-        throw new DbopsError('not_found', `No session matches ${describeWhat(a)} on ${target.name}${cap.notEligible.length ? ` (not found or protected: ${cap.notEligible.slice(0, 10).join(', ')})` : ''}. Nothing to ${kill ? 'kill' : 'cancel'}; see \`/db connections ${target.name}\`.`);
+        if (cap.why.length) throw new DbopsError('not_found', `Nothing to ${kill ? 'kill' : 'cancel'} on ${target.name}: ${cap.why.join('; ')}.`);
+        throw new DbopsError('not_found', `No session matches ${describeWhat(a)} on ${target.name}. Nothing to ${kill ? 'kill' : 'cancel'}; see \`/db connections ${target.name}\`.`);
       }
       const n = cap.sessions.length;
       return {
@@ -84,7 +90,7 @@ function signalRunbook(mode: 'terminate' | 'cancel'): Runbook {
         display: [
           { label: 'Sessions', value: String(n) },
           { label: 'Selection', value: describeWhat(a) },
-          ...(cap.notEligible.length ? [{ label: 'Not eligible (gone or protected)', value: cap.notEligible.slice(0, 20).join(', ') }] : []),
+          ...(cap.why.length ? [{ label: 'Not included', value: cap.why.join('\n') }] : []),
         ],
         detail: sessionTable(cap.sessions, 20),
         impact: kill ? `${n} client connection(s) are closed; their open transactions roll back. Applications must reconnect.` : `${n} running quer${n > 1 ? 'ies are' : 'y is'} cancelled; the sessions stay connected.`,

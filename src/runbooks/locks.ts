@@ -1,6 +1,8 @@
 import { z } from 'zod';
 import { formatDuration } from '../duration.js';
 import { blockingChains, type LockNode } from '../postgres/locks.js';
+import { esc } from '../slack/blocks.js';
+import { endAdvice } from './advice.js';
 import { defineRunbook, type ReportSection } from './runbook.js';
 
 const args = z.object({}).strict();
@@ -38,7 +40,13 @@ export const locks = defineRunbook<z.infer<typeof args>, Record<string, never>>(
       render(root, 0, out);
       return { title: `Root blocker ${root.pid} — blocks ${count(root)} session(s)`, code: out.join('\n') };
     });
-    sections.push({ mrkdwn: `To end a root blocker: \`/db kill ${target.name} blockers\` (needs approval) or \`/db cancel ${target.name} <pid>\`.` });
+    // Per root blocker the command that releases its locks: cancel for a running query, kill for a
+    // session idle in its transaction (cancel cannot touch it, and /db cancel would refuse it).
+    const advice = chains.slice(0, 8).map((root) => {
+      const a = endAdvice(target, root);
+      return `• pid *${root.pid}*: ${a.command ? `\`${esc(a.command)}\` — ${esc(a.why)}` : esc(a.why)}`;
+    });
+    sections.push({ title: 'To end a root blocker', mrkdwn: `${advice.join('\n')}\nAll root blockers at once: \`/db kill ${target.name} blockers\` (needs approval).` });
     return sections;
   },
 });
