@@ -2,12 +2,15 @@ import type pg from 'pg';
 import { DbopsError } from '../errors.js';
 import type { ResolvedRelation } from './relation.js';
 import { sqlState } from './sql.js';
+import { parseVacuumVerbose, type VacuumTupleCounts } from './vacuum-verbose.js';
 
 export interface VacuumOptions {
   /** VACUUM (ANALYZE) */
   analyze?: boolean;
   /** VACUUM (FULL): rewrites the table under an ACCESS EXCLUSIVE lock */
   full?: boolean;
+  /** VACUUM (VERBOSE): its INFO report lands in `verbose` and its counts in `tuples` */
+  verbose?: boolean;
 }
 
 export interface MaintenanceResult {
@@ -19,6 +22,10 @@ export interface MaintenanceResult {
    * WARNING ("skipping …"), not an error, so callers must look here before reporting success.
    */
   notices: string[];
+  /** INFO lines (VERBOSE's report), message and detail joined */
+  verbose: string[];
+  /** what VACUUM VERBOSE says it removed and had to keep; null without VERBOSE */
+  tuples?: VacuumTupleCounts | null;
 }
 
 /** The session's backend pid: progress for a command running here is polled from another session by it. */
@@ -35,9 +42,10 @@ export async function backendPid(client: pg.Client): Promise<number> {
  */
 export async function runVacuum(client: pg.Client, rel: ResolvedRelation, opts: VacuumOptions = {}): Promise<MaintenanceResult> {
   const qualified = await currentName(client, rel);
-  const flags = [opts.full ? 'FULL' : null, opts.analyze ? 'ANALYZE' : null].filter((f): f is string => f !== null);
+  const flags = [opts.full ? 'FULL' : null, opts.analyze ? 'ANALYZE' : null, opts.verbose ? 'VERBOSE' : null].filter((f): f is string => f !== null);
   const command = `VACUUM ${flags.length ? `(${flags.join(', ')}) ` : ''}${qualified}`;
-  return runUnbounded(client, command, qualified);
+  const res = await runUnbounded(client, command, qualified);
+  return opts.verbose ? { ...res, tuples: parseVacuumVerbose(res.verbose) } : res;
 }
 
 /** ANALYZE one table, or the whole database when rel is null. */
@@ -61,13 +69,19 @@ async function runUnbounded(client: pg.Client, command: string, what: string): P
   const prev = (await client.query<{ v: string }>(`SELECT current_setting('statement_timeout') AS v`)).rows[0]!.v;
   await client.query('SET statement_timeout = 0');
   const notices: string[] = [];
-  const onNotice = (n: { message?: string }) => { if (n.message) notices.push(n.message); };
+  const verbose: string[] = [];
+  // INFO is VERBOSE's report; WARNING/NOTICE are what callers must check (e.g. "skipping …").
+  const onNotice = (n: { message?: string; detail?: string; severity?: string }) => {
+    if (!n.message) return;
+    if (n.severity === 'INFO') verbose.push(n.detail ? `${n.message}\n${n.detail}` : n.message);
+    else notices.push(n.message);
+  };
   client.on('notice', onNotice);
   const started = Date.now();
   try {
     // Simple-protocol, autocommit: VACUUM refuses to run inside a transaction block.
     await client.query(command);
-    return { command, durationMs: Date.now() - started, notices };
+    return { command, durationMs: Date.now() - started, notices, verbose };
   } catch (err) {
     throw mapError(err, what);
   } finally {
@@ -89,3 +103,4 @@ function mapError(err: unknown, what: string): unknown {
 
 export { vacuumProgress, type VacuumProgress } from './progress.js';
 export { tableStats, type TableStats } from './table-stats.js';
+export type { VacuumTupleCounts } from './vacuum-verbose.js';

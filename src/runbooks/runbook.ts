@@ -87,6 +87,11 @@ export interface RunResult {
   /** One line for the channel broadcast. */
   headline: string;
   facts: Fact[];
+  /**
+   * Set when the run finished but did not achieve what it was for (a VACUUM whose dead tuples were
+   * pinned): shown with a warning icon instead of ✅, with this line saying why and what to do.
+   */
+  warning?: string;
 }
 
 export interface Runbook<A = any, F = any> {

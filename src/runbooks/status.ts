@@ -1,7 +1,10 @@
 import { z } from 'zod';
 import { formatDuration } from '../duration.js';
 import { connectionHealth, type ConnectionHealth } from '../postgres/activity.js';
+import { horizonHolders, type HorizonHolder } from '../postgres/horizon.js';
 import { code, esc } from '../slack/blocks.js';
+import { describeHolder } from './horizon-advice.js';
+import type { Target } from '../config.js';
 import { defineRunbook, type ReportSection } from './runbook.js';
 
 const args = z.object({ 'long-running': z.number().int().min(1).max(86400).default(300) }).strict();
@@ -52,14 +55,23 @@ export function renderHealth(h: ConnectionHealth, longRunningSeconds: number): R
     },
     {
       title: 'Most dead tuples',
-      mrkdwn: list(h.topDeadTupleTables, 10, (t) => `• ${code(`${t.schema}.${t.name}`, 80)} dead *${t.nDeadTup}* / live ${t.nLiveTup}${t.deadPercent !== null ? ` (${t.deadPercent}%)` : ''} · vacuum ${ago(t.lastVacuum)} · autovacuum ${ago(t.lastAutovacuum)}`, 'no tables with dead tuples'),
+      // n_dead_tup / n_live_tup are the statistics collector's estimates, not counts.
+      mrkdwn: list(h.topDeadTupleTables, 10, (t) => `• ${code(`${t.schema}.${t.name}`, 80)} dead *≈${t.nDeadTup}* / live ≈${t.nLiveTup}${t.deadPercent !== null ? ` (${t.deadPercent}%)` : ''} (est.) · vacuum ${ago(t.lastVacuum)} · autovacuum ${ago(t.lastAutovacuum)}`, 'no tables with dead tuples'),
     },
   ];
 }
 
+/** The oldest xmin horizon holder: what keeps VACUUM from removing dead tuples anywhere in this database. */
+export function renderHorizon(target: Target, holders: readonly HorizonHolder[]): ReportSection {
+  const [oldest, ...rest] = holders;
+  if (!oldest) return { title: 'Oldest xmin horizon holder', mrkdwn: '_none: nothing holds back VACUUM right now_' };
+  const also = rest.slice(0, 2).map((h) => `\n   next: ${esc(describeHolder(target, h))}`).join('');
+  return { title: 'Oldest xmin horizon holder', mrkdwn: `• ${esc(describeHolder(target, oldest))}${oldest.catalogOnly ? ' (system catalogs only)' : ''}${also}` };
+}
+
 export const status = defineRunbook<Args, Record<string, never>>({
   name: 'status',
-  summary: 'Connection health: sessions by state and app vs max_connections, long-running, idle-in-transaction, blocked, dead tuples, size.',
+  summary: 'Connection health: sessions by state and app vs max_connections, long-running, idle-in-transaction, blocked, dead tuples, size, and what holds the xmin horizon.',
   usage: '/db status <target> [--long-running 5m]',
   examples: ['/db status orders-prod', '/db status orders-prod --long-running 2m'],
   grammar: { positionals: [], flags: { 'long-running': { kind: 'duration', help: 'what counts as long-running (default 5m)' } } },
@@ -69,7 +81,8 @@ export const status = defineRunbook<Args, Record<string, never>>({
   steps: [
     {
       name: 'health',
-      run: async ({ session, args: a }) => ({ health: await session((c) => connectionHealth(c, { longRunningSeconds: a['long-running'] })) }),
+      run: async ({ session, args: a }) =>
+        session(async (c) => ({ health: await connectionHealth(c, { longRunningSeconds: a['long-running'] }), horizon: (await horizonHolders(c)).slice(0, 3) })),
     },
   ],
   result: (outputs) => {
@@ -77,7 +90,8 @@ export const status = defineRunbook<Args, Record<string, never>>({
     return { headline: `Status of ${h.database.name}: ${h.connections.clusterTotal}/${h.connections.maxConnections} connections (${h.connections.percentUsed}%)`, facts: [] };
   },
   report: (outputs, _f, a, target) => {
-    const h = (outputs.health as { health: ConnectionHealth }).health;
-    return renderHealth(h, a['long-running']).map((s, i) => (i === 0 ? { ...s, title: `${target.name} · ${target.environment}` } : s));
+    const { health: h, horizon } = outputs.health as { health: ConnectionHealth; horizon?: HorizonHolder[] };
+    const sections = renderHealth(h, a['long-running']).map((s, i) => (i === 0 ? { ...s, title: `${target.name} · ${target.environment}` } : s));
+    return [...sections, renderHorizon(target, horizon ?? [])];
   },
 });

@@ -2,19 +2,30 @@ import type pg from 'pg';
 import { z } from 'zod';
 import { formatDuration } from '../duration.js';
 import { DbopsError } from '../errors.js';
-import { backendPid, runVacuum, tableStats, vacuumProgress, type TableStats, type VacuumProgress } from '../postgres/maintenance.js';
+import { horizonHolders } from '../postgres/horizon.js';
+import { relationLockHolders } from '../postgres/lock-holders.js';
+import { backendPid, runVacuum, tableStats, vacuumProgress, type TableStats, type VacuumProgress, type VacuumTupleCounts } from '../postgres/maintenance.js';
 import { resolveRelation, type ResolvedRelation } from '../postgres/relation.js';
+import { sqlState } from '../postgres/sql.js';
 import { defineRunbook, type Progress, type StepContext } from './runbook.js';
+import { describeHolders, lockConflictError, vacuumResult } from './vacuum-report.js';
+
+/** How long VACUUM waits for its table lock before giving up: long enough for short transactions, short enough not to stall everyone queued behind it. */
+const DEFAULT_LOCK_TIMEOUT_S = 10;
 
 const args = z
   .object({
     table: z.string().min(1, 'name a table').max(300, 'that table name is too long'),
     analyze: z.boolean().default(false),
     full: z.boolean().default(false),
+    'lock-timeout': z.number().int().min(1, 'lock timeout is at least 1s').max(300, 'lock timeout is at most 5m: everyone queues behind a waiting VACUUM').default(DEFAULT_LOCK_TIMEOUT_S),
   })
   .strict();
 type Args = z.infer<typeof args>;
-type Facts = { oid: number; schema: string; name: string; relkind: 'r' | 'm' | 'p'; full: boolean; analyze: boolean };
+/** lockTimeoutMs is optional only for runs planned before it existed (they used the default). */
+type Facts = { oid: number; schema: string; name: string; relkind: 'r' | 'm' | 'p'; full: boolean; analyze: boolean; lockTimeoutMs?: number };
+const lockTimeoutOf = (f: Facts) => f.lockTimeoutMs ?? DEFAULT_LOCK_TIMEOUT_S * 1000;
+
 
 const relOf = (f: Facts, c: pg.Client): ResolvedRelation => ({ oid: f.oid, schema: f.schema, name: f.name, relkind: f.relkind, qualified: `${c.escapeIdentifier(f.schema)}.${c.escapeIdentifier(f.name)}` });
 
@@ -49,12 +60,14 @@ async function waitForOrphan(poll: pg.Client, oid: number, ctx: StepContext<Args
   }
 }
 
-const statsFacts = (before: TableStats, after: TableStats) => [
-  { label: 'Dead tuples', value: `${before.nDeadTup} → ${after.nDeadTup}` },
-  { label: 'Live tuples', value: String(after.nLiveTup) },
-  { label: 'Pages', value: `${before.relpages} → ${after.relpages} (${Math.max(0, before.relpages - after.relpages)} removed)` },
-  { label: 'Size', value: `${before.sizePretty} → ${after.sizePretty}` },
-];
+/** A lock_timeout failure, with who held the table at that moment (read on the poll session). */
+async function explainFailure(err: unknown, poll: pg.Client, ctx: StepContext<Args, Facts>): Promise<unknown> {
+  const cause = (err as { cause?: unknown }).cause ?? err;
+  if (sqlState(cause) !== '55P03') return err;
+  const wanted = ctx.facts.full ? 'AccessExclusiveLock' : 'ShareUpdateExclusiveLock';
+  const holders = await relationLockHolders(poll, ctx.facts.oid, wanted).catch(() => []);
+  return lockConflictError(ctx.target, `${ctx.facts.schema}.${ctx.facts.name}`, lockTimeoutOf(ctx.facts), holders, cause);
+}
 
 export const vacuum = defineRunbook<Args, Facts>({
   name: 'vacuum',
@@ -64,6 +77,7 @@ export const vacuum = defineRunbook<Args, Facts>({
   grammar: {
     positionals: [{ name: 'table', required: true, help: 'table name; schema-qualify (sales.orders) or quote ("Mixed Case") as in SQL' }],
     flags: {
+      'lock-timeout': { kind: 'duration', help: `how long to wait for the table lock before giving up, changing nothing (default ${DEFAULT_LOCK_TIMEOUT_S}s, at most 5m)` },
       analyze: { kind: 'bool', help: 'also ANALYZE (refresh planner statistics)' },
       full: { kind: 'bool', help: 'VACUUM FULL: rewrites the table, blocks all access while it runs (destructive)' },
     },
@@ -79,12 +93,17 @@ export const vacuum = defineRunbook<Args, Facts>({
     const command = `VACUUM ${opts ? `(${opts}) ` : ''}${rel.qualified}`;
     return {
       summary: `${a.full ? 'VACUUM FULL' : 'VACUUM'}${a.analyze ? ' ANALYZE' : ''} ${rel.schema}.${rel.name} on ${target.name}`,
-      steps: ['Measure the table (dead tuples, pages, size)', `Run ${command} (statement_timeout lifted, lock_timeout kept)`, 'Measure again and report'],
-      facts: { oid: rel.oid, schema: rel.schema, name: rel.name, relkind: rel.relkind, full: a.full, analyze: a.analyze },
+      steps: [
+        'Measure the table (dead tuples, pages, size)',
+        `Run ${command} (statement_timeout lifted; lock_timeout ${formatDuration(a['lock-timeout'])}: if the lock is not granted by then it gives up and changes nothing)`,
+        'Measure again, and if dead tuples could not be removed, find what holds the xmin horizon',
+      ],
+      facts: { oid: rel.oid, schema: rel.schema, name: rel.name, relkind: rel.relkind, full: a.full, analyze: a.analyze, lockTimeoutMs: a['lock-timeout'] * 1000 },
       display: [
         { label: 'Table', value: `${rel.schema}.${rel.name}`, code: true },
         { label: 'Command', value: command, code: true },
-        { label: 'Dead tuples now', value: String(stats.nDeadTup) },
+        { label: 'Lock timeout', value: `${formatDuration(a['lock-timeout'])} (gives up, changing nothing, if the table stays locked)` },
+        { label: 'Dead tuples at request (est.)', value: `≈${stats.nDeadTup}` },
         { label: 'Size', value: stats.sizePretty },
       ],
       impact: a.full ? `ACCESS EXCLUSIVE lock on ${rel.schema}.${rel.name}: all reads and writes to it wait until the rewrite finishes; needs free disk about the table's size.` : 'Extra I/O while it runs; reads and writes continue.',
@@ -97,7 +116,7 @@ export const vacuum = defineRunbook<Args, Facts>({
       name: 'vacuum',
       title: 'Vacuuming',
       run: async (ctx) => {
-        const work = await ctx.openSession({ lockTimeoutMs: 10_000 });
+        const work = await ctx.openSession({ lockTimeoutMs: lockTimeoutOf(ctx.facts) });
         const poll = await ctx.openSession({ statementTimeoutMs: 5_000 });
         try {
           await boundToClient(work);
@@ -105,7 +124,8 @@ export const vacuum = defineRunbook<Args, Facts>({
           const pid = await backendPid(work);
           let done = false;
           // Settled into a value right away: a rejection while we poll must not go unhandled (it would crash the worker).
-          const running = runVacuum(work, relOf(ctx.facts, work), { full: ctx.facts.full, analyze: ctx.facts.analyze }).then(
+          // VERBOSE: its own count of removed / not-yet-removable tuples (FULL never updates n_dead_tup).
+          const running = runVacuum(work, relOf(ctx.facts, work), { full: ctx.facts.full, analyze: ctx.facts.analyze, verbose: true }).then(
             (r) => ({ ok: true as const, r }),
             (e: unknown) => ({ ok: false as const, e }),
           );
@@ -125,19 +145,26 @@ export const vacuum = defineRunbook<Args, Facts>({
             if (p) ctx.progress(describe(p));
           }
           const settled = await running;
-          if (!settled.ok) throw settled.e;
+          if (!settled.ok) throw await explainFailure(settled.e, poll, ctx);
           const res = settled.r;
           const skipped = res.notices.find((n) => /skipping|permission/i.test(n));
           if (skipped) throw new DbopsError('provider', `PostgreSQL skipped the table: ${skipped}. The bot's role needs to own the table (or be superuser) to vacuum it.`);
           ctx.progress({ text: `${ctx.facts.full ? 'VACUUM FULL' : 'VACUUM'} finished in ${formatDuration(res.durationMs / 1000)}`, percent: 100 });
-          return { command: res.command, durationMs: res.durationMs };
+          return { command: res.command, durationMs: res.durationMs, tuples: res.tuples ?? null };
         } finally {
           await work.end().catch(() => undefined);
           await poll.end().catch(() => undefined);
         }
       },
     },
-    { name: 'after', title: 'Measuring again', run: async ({ session, facts }) => ({ stats: await session((c) => tableStats(c, facts.oid)) }) },
+    {
+      name: 'after',
+      title: 'Measuring again',
+      // The horizon is read now, while whatever pinned the dead tuples most likely still holds it;
+      // described here because only steps know the target (the command to end each holder).
+      run: async ({ session, facts, target }) =>
+        session(async (c) => ({ stats: await tableStats(c, facts.oid), holders: describeHolders(target, await horizonHolders(c)) })),
+    },
   ],
   leftState: (step, facts) =>
     step === 'vacuum'
@@ -147,11 +174,8 @@ export const vacuum = defineRunbook<Args, Facts>({
       : 'Nothing was changed: only measurements had run.',
   result: (outputs, facts) => {
     const before = (outputs.before as { stats: TableStats }).stats;
-    const after = (outputs.after as { stats: TableStats }).stats;
-    const v = outputs.vacuum as { command: string; durationMs: number };
-    return {
-      headline: `${facts.full ? 'VACUUM FULL' : 'VACUUM'} ${facts.schema}.${facts.name}: dead tuples ${before.nDeadTup} → ${after.nDeadTup}`,
-      facts: [{ label: 'Command', value: v.command, code: true }, { label: 'Duration', value: formatDuration(v.durationMs / 1000) }, ...statsFacts(before, after)],
-    };
+    const after = outputs.after as { stats: TableStats; holders?: string[] };
+    const v = outputs.vacuum as { command: string; durationMs: number; tuples?: VacuumTupleCounts | null };
+    return vacuumResult(`${facts.schema}.${facts.name}`, v.command, v.durationMs, { before, after: after.stats, full: facts.full, tuples: v.tuples ?? null, holders: after.holders ?? [] });
   },
 });

@@ -150,8 +150,9 @@ export function progressMessage(run: Pick<RunRow, 'plan' | 'id'>, p: Progress, s
 }
 
 export function resultMessage(run: Pick<RunRow, 'plan' | 'id' | 'target'>, r: RunResult, durationSeconds: number): Message {
-  const blocks: Block[] = [section(`:white_check_mark: *${esc(r.headline)}* (in ${formatDuration(durationSeconds)})`), ...fields(r.facts), context(`Run \`${run.id}\` on \`${esc(run.target)}\``)];
-  return { text: `Done: ${esc(r.headline)}`, blocks: fitMessage(blocks) };
+  const head = section(`${r.warning ? ':warning:' : ':white_check_mark:'} *${esc(r.headline)}* (in ${formatDuration(durationSeconds)})`);
+  const blocks: Block[] = [head, ...(r.warning ? [section(esc(r.warning))] : []), ...fields(r.facts), context(`Run \`${run.id}\` on \`${esc(run.target)}\``)];
+  return { text: `${r.warning ? 'Finished with a warning' : 'Done'}: ${esc(r.headline)}`, blocks: fitMessage(blocks) };
 }
 
 export function failureMessage(run: Pick<RunRow, 'plan' | 'id' | 'target'>, error: string, step: string | undefined, leftState: string): Message {
