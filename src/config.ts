@@ -50,6 +50,8 @@ const targetSchema = z
     approvers: z.array(approverId).optional(),
     /** @-mention the approvers (users and user groups) on approval cards; default true. */
     mentionApprovers: z.boolean().optional(),
+    /** Destructive runs at once on this target; others wait in line ("queued behind run X"). Default 1. */
+    maxDestructiveRuns: z.number().int().min(1).max(20).optional(),
     policy: policySchema.optional(),
     protected: z.object({ apps: z.array(z.string()).default([]), users: z.array(z.string()).default([]) }).partial().optional(),
     maxSessions: z.number().int().min(1).max(100_000).optional(),
@@ -81,6 +83,7 @@ export interface Target {
   readonly approvers: readonly string[];
   /** Whether approval cards @-mention the approvers. */
   readonly mentionApprovers: boolean;
+  readonly maxDestructiveRuns: number;
   /** File and target policy merged per environment and per key (target wins); for display and debugging. */
   readonly policy: PolicyConfig;
   /** What this target's plans need, resolved once at load; read it through src/approvals/policy.ts. */
@@ -216,6 +219,7 @@ export function loadTargets(path: string, env: NodeJS.ProcessEnv = process.env):
       incidentChannel: t.incidentChannel ?? file.incidentChannel,
       approvers: t.approvers ?? file.approvers,
       mentionApprovers: t.mentionApprovers ?? file.mentionApprovers ?? true,
+      maxDestructiveRuns: t.maxDestructiveRuns ?? 1,
       policy: mergePolicy(file.policy ?? {}, t.policy ?? {}),
       effective: resolvePolicy(file.policy ?? {}, t.policy ?? {}, t.environment),
       protectedApps: t.protected?.apps ?? [],

@@ -6,7 +6,8 @@ import type { Progress, Runbook } from '../runbooks/runbook.js';
 import { announcement, approvalCard, failureMessage, progressMessage, requestMessage, resultMessage } from '../slack/messages.js';
 import { audit } from '../store/audit.js';
 import { listApprovals } from '../store/approvals.js';
-import { claimRun, finishRun, LeaseLost, parkRun, releaseLease, renewLease, type Lease } from '../store/leases.js';
+import { claimRun, finishRun, LeaseLost, markQueuedBehind, parkRun, releaseLease, renewLease, type Lease } from '../store/leases.js';
+import { esc, section } from '../slack/blocks.js';
 import { getRun, saveCheckpoint, setThread, stepDone, stepFailed, stepOutputs, stepStarted, type RunRow } from '../store/runs.js';
 import type { RunDeps } from './deps.js';
 import { tellRequester } from './notify-requester.js';
@@ -80,6 +81,14 @@ export class PollLater extends Error {
 export const DEFAULT_STEP_DEADLINE_MS = 2 * 3600_000;
 const waitKey = (idx: number) => `waitingSince:${idx}`;
 
+/** A destructive run waits for another destructive run on its target to end. */
+export class QueuedBehind extends Error {
+  constructor(readonly behind: string) {
+    super(`queued behind run ${behind}`);
+    this.name = 'QueuedBehind';
+  }
+}
+
 /** Another executor holds a live lease on the run: try again after `until` (it may die). */
 export class LeaseHeld extends Error {
   constructor(readonly until: Date) {
@@ -122,9 +131,13 @@ function heartbeat(deps: RunDeps, lease: Lease, leaseMs: number): { lost: AbortS
  * successor continues at the first unfinished step and a stale worker records nothing.
  */
 export async function executeRun(deps: RunDeps, runId: string, signal: AbortSignal, opts: ExecuteOptions): Promise<RunRow | null> {
-  const claim = await claimRun(deps.pool, runId, opts.owner, opts.leaseMs);
+  const claim = await claimRun(deps.pool, runId, opts.owner, opts.leaseMs, { destructiveLimit: (t) => deps.targets.targets.get(t)?.maxDestructiveRuns ?? 1 });
   if (!claim.ok) {
     if (claim.held) throw new LeaseHeld(claim.until);
+    if ('behind' in claim) {
+      if (await markQueuedBehind(deps.pool, runId, claim.behind.id)) await sayQueuedBehind(deps, claim.run, claim.behind);
+      throw new QueuedBehind(claim.behind.id);
+    }
     return claim.run;
   }
   const { lease } = claim;
@@ -140,6 +153,13 @@ export async function executeRun(deps: RunDeps, runId: string, signal: AbortSign
   } finally {
     beat.stop();
   }
+}
+
+/** Visible waiting: on the approval card's thread (or to the requester's channel) once per blocker. */
+async function sayQueuedBehind(deps: RunDeps, run: RunRow, behind: { id: string; runbook: string }): Promise<void> {
+  const text = `:hourglass: \`${run.id}\` (${esc(run.plan.summary)}) is approved and queued behind run \`${behind.id}\` (${esc(behind.runbook)} on \`${esc(run.target)}\`): one destructive run per target at a time. It starts when that run ends.`;
+  if (run.cardChannel && run.cardTs) void deps.notifier.post(run.cardChannel, { text, blocks: [section(text)] }, { threadTs: run.cardTs });
+  else void deps.notifier.post(run.channel, { text, blocks: [section(text)] });
 }
 
 async function runClaimed(deps: RunDeps, claimed: RunRow, lease: Lease, woke: boolean, shutdown: AbortSignal, lost: AbortSignal): Promise<RunRow | null> {
@@ -158,23 +178,37 @@ async function runClaimed(deps: RunDeps, claimed: RunRow, lease: Lease, woke: bo
   if (!rb || !target) return failRun(deps, lease, run, new DbopsError('config', `This run's ${rb ? 'target' : 'runbook'} is no longer configured; nothing was done.`), undefined);
 
   const approvers = await approversOf(deps, runId);
-  run = await ensureThread(deps, run, approvers);
-  if (!woke) await refreshHead(deps, run, approvers);
-  if (!woke && !resumed) void tellRequester(deps, run, { kind: 'started' });
-  const threadChannel = run.threadChannel;
-  const threadTs = run.threadTs ?? undefined;
-
-  // One live progress message per run, reused on resume (its ts is checkpointed).
+  // Messages never gate the action: the thread, the card refresh and the live progress message are
+  // posted in the background (in order, through the notifier's channel lanes) while the steps run.
+  // Progress reported before its message exists is kept (latest wins) and shown once it lands.
   let progressTs = typeof run.checkpoint.progressTs === 'string' ? run.checkpoint.progressTs : undefined;
+  let threadChannel = run.threadTs ? run.threadChannel : null;
+  let pending: Progress | undefined;
   let currentStep = rb.steps[run.nextStep]?.title ?? rb.steps[run.nextStep]?.name ?? 'finishing';
   const showProgress = (p: Progress) => {
-    if (!threadChannel || !progressTs || lost.aborted) return;
-    void deps.notifier.update(threadChannel, progressTs, progressMessage(run!, p, currentStep));
+    if (lost.aborted) return;
+    if (!threadChannel || !progressTs) {
+      pending = p;
+      return;
+    }
+    void deps.notifier.update(threadChannel, progressTs, progressMessage(run, p, currentStep));
   };
-  if (threadChannel && !progressTs && run.nextStep < rb.steps.length) {
-    progressTs = await deps.notifier.post(threadChannel, progressMessage(run, { text: resumed ? 'resuming…' : 'starting…' }, currentStep), threadTs ? { threadTs } : {});
-    if (progressTs) await saveCheckpoint(deps.pool, lease, { progressTs });
-  }
+  const output = (async () => {
+    const threaded = await ensureThread(deps, run, approvers);
+    if (!woke) await refreshHead(deps, threaded, approvers);
+    if (!woke && !resumed) void tellRequester(deps, threaded, { kind: 'started' });
+    if (threaded.threadChannel && !progressTs && run.nextStep < rb.steps.length) {
+      const first = pending ?? { text: resumed ? 'resuming…' : 'starting…' };
+      const ts = await deps.notifier.post(threaded.threadChannel, progressMessage(threaded, first, currentStep), threaded.threadTs ? { threadTs: threaded.threadTs } : {});
+      if (ts) {
+        progressTs = ts;
+        await saveCheckpoint(deps.pool, lease, { progressTs: ts }).catch(() => undefined);
+      }
+    }
+    threadChannel = threaded.threadChannel;
+    if (pending) showProgress(pending);
+    pending = undefined;
+  })().catch((err: Error) => log.warn({ err: err.message }, 'could not post the run thread or progress message'));
 
   const session = sessionFor(target);
   // Steps stop at a safe point on shutdown and when the lease is lost (someone else runs it now).
@@ -227,6 +261,7 @@ async function runClaimed(deps: RunDeps, claimed: RunRow, lease: Lease, woke: bo
       if (Date.now() - since > deadline) {
         const e = new DbopsError('provider', `"${step.title ?? step.name}" was still not done after ${formatDuration(deadline / 1000)}, so the run stopped waiting.${err.progress ? ` Last state: ${err.progress.text}.` : ''}`);
         await stepFailed(deps.pool, lease, idx, e.userMessage).catch(() => undefined);
+        await output;
         return failRun(deps, lease, run, e, step.name, progressTs, rb.leftState ? rb.leftState(step.name, run.plan.facts) : undefined);
       }
       if (fresh.checkpoint[waitKey(idx)] === undefined) await saveCheckpoint(deps.pool, lease, { [waitKey(idx)]: since });
@@ -243,8 +278,10 @@ async function runClaimed(deps: RunDeps, claimed: RunRow, lease: Lease, woke: bo
     log.warn({ step: rb.steps[idx]?.name, err: describeError(err) }, 'step failed');
     await stepFailed(deps.pool, lease, idx, userMessageOf(err)).catch(() => undefined);
     const stepName = rb.steps[idx]?.name;
+    await output; // the failure is posted in the run's thread, after its progress message
     return failRun(deps, lease, run, err, stepName, progressTs, stepName && rb.leftState ? rb.leftState(stepName, run.plan.facts) : undefined);
   }
+  await output; // the result goes in the run's thread, after its progress message
   return succeedRun(deps, lease, run, rb, progressTs, approvers);
 }
 

@@ -2,8 +2,11 @@ import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { DelayedError, Worker, type Job } from 'bullmq';
 import type { RunDeps } from './deps.js';
-import { executeRun, InterruptedByShutdown, LeaseHeld, PollLater } from './execute.js';
+import { executeRun, InterruptedByShutdown, LeaseHeld, PollLater, QueuedBehind } from './execute.js';
 import { connectionOptions, RUNS_QUEUE, type RedisConnection, type RunJobData } from './queue.js';
+
+/** How often a run waiting behind another destructive run on its target checks again. */
+const QUEUED_RECHECK_MS = 1000;
 
 export interface WorkerOptions {
   concurrency?: number;
@@ -38,6 +41,11 @@ export class RunWorker {
           if (err instanceof PollLater && token) {
             // Step-job pattern: a long wait (cloud snapshot, restore) holds no worker slot between looks.
             await job.moveToDelayed(Date.now() + err.afterMs, token);
+            throw new DelayedError();
+          }
+          if (err instanceof QueuedBehind && token) {
+            // Waiting in line behind another destructive run on the target; look again shortly.
+            await job.moveToDelayed(Date.now() + QUEUED_RECHECK_MS, token);
             throw new DelayedError();
           }
           if (err instanceof LeaseHeld && token) {

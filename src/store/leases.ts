@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import type { Pool } from './db.js';
+import { inTransaction, type Pool } from './db.js';
 import { toRun, type RunRow, type RunState } from './runs.js';
 
 /**
@@ -31,13 +31,47 @@ export type Claim =
   /** Another executor holds a live lease; it may be retried after `until`. */
   | { ok: false; held: true; until: Date; run: RunRow }
   /** Not claimable: finished, waiting for approval, or unknown. */
-  | { ok: false; held: false; run: RunRow | null };
+  | { ok: false; held: false; run: RunRow | null }
+  /** Destructive, and the target already runs as many destructive runs as it allows: wait in line. */
+  | { ok: false; held: false; behind: { id: string; runbook: string }; run: RunRow };
 
 /**
  * Claims a run for execution: only `queued`, or `running` whose lease expired (its worker died or
  * hung). The compare-and-set makes two executors handed the same run at once agree on one winner.
  */
-export async function claimRun(pool: Pool, runId: string, owner: string, leaseMs: number): Promise<Claim> {
+export async function claimRun(pool: Pool, runId: string, owner: string, leaseMs: number, opts: { destructiveLimit?: (target: string) => number } = {}): Promise<Claim> {
+  if (opts.destructiveLimit === undefined) return claimOn(pool, runId, owner, leaseMs);
+  // One line per target: the advisory lock serialises claims of destructive runs on it, so two
+  // workers cannot both see "nothing running" and start two at once.
+  return inTransaction(pool, async (c) => {
+    const cur = await c.query<{ target: string; risk: string }>('SELECT target, risk FROM runs WHERE id = $1', [runId]);
+    const me = cur.rows[0];
+    if (me?.risk === 'destructive') {
+      await c.query(`SELECT pg_advisory_xact_lock(hashtext('dbops-target:' || $1))`, [me.target]);
+      const busy = await c.query<{ id: string; runbook: string }>(
+        `SELECT id, runbook FROM runs WHERE target = $1 AND risk = 'destructive' AND state = 'running' AND id <> $2 ORDER BY started_at NULLS LAST`,
+        [me.target, runId],
+      );
+      if (busy.rows.length >= opts.destructiveLimit!(me.target)) {
+        const run = toRun((await c.query('SELECT * FROM runs WHERE id = $1', [runId])).rows[0]);
+        if (run.state === 'queued') return { ok: false, held: false, behind: busy.rows[0]!, run };
+      }
+    }
+    return claimOn(c, runId, owner, leaseMs);
+  });
+}
+
+/** Records, once, that a run waits behind another; true for the caller that should say so. */
+export async function markQueuedBehind(pool: Pool, runId: string, behind: string): Promise<boolean> {
+  const res = await pool.query(
+    `UPDATE runs SET checkpoint = checkpoint || jsonb_build_object('queuedBehind', $2::text), updated_at = now()
+      WHERE id = $1 AND state = 'queued' AND checkpoint->>'queuedBehind' IS DISTINCT FROM $2`,
+    [runId, behind],
+  );
+  return res.rowCount === 1;
+}
+
+async function claimOn(pool: Pool | pg.ClientBase, runId: string, owner: string, leaseMs: number): Promise<Claim> {
   const res = await pool.query(
     // prev is joined (FROM), not a subquery of RETURNING: evaluated there it would run after the
     // update and see no row (FOR UPDATE skips a row this statement changed), so woke was never true.
