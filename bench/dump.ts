@@ -14,9 +14,10 @@
  */
 import { execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { accessSync, constants, mkdtempSync, rmSync } from 'node:fs';
+import { accessSync, constants, createWriteStream, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
+import { pipeline } from 'node:stream/promises';
 import pg from 'pg';
 import { manifestName, parseManifest } from '../src/providers/manifest.js';
 import { SelfHostedProvider } from '../src/providers/self-hosted.js';
@@ -120,15 +121,22 @@ async function generate(url: string): Promise<number> {
   }
 }
 
+/**
+ * Written the way the bot's pg_dump writes: custom format to stdout (`pg_dump -Fc > file`; with
+ * --file pg_dump would also fsync, which the streamed path does not), directory format with --file.
+ */
 async function bare(pgDump: string, url: string, out: string): Promise<void> {
   const { dbname, env } = pgToolEnv(url);
-  const args = JOBS ? ['-Fd', `--jobs=${JOBS}`, `--file=${out}`] : ['-Fc', `--file=${out}`];
+  const args = JOBS ? ['-Fd', `--jobs=${JOBS}`, `--file=${out}`] : ['-Fc'];
+  const file = JOBS ? undefined : createWriteStream(out);
   await new Promise<void>((resolve, reject) => {
-    const child = spawn(pgDump, [...args, `--dbname=${dbname}`], { env, stdio: ['ignore', 'ignore', 'pipe'] });
+    const child = spawn(pgDump, [...args, `--dbname=${dbname}`], { env, stdio: ['ignore', file ? 'pipe' : 'ignore', 'pipe'] });
     let err = '';
-    child.stderr.on('data', (d: Buffer) => (err = (err + d.toString()).slice(-2000)));
+    child.stderr!.on('data', (d: Buffer) => (err = (err + d.toString()).slice(-2000)));
     child.on('error', reject);
-    child.on('close', (code) => (code === 0 ? resolve() : reject(new Error(`bare pg_dump exited ${code}: ${err}`))));
+    const exited = new Promise<number | null>((r) => child.on('close', r));
+    const written = file ? pipeline(child.stdout!, file) : Promise.resolve();
+    Promise.all([exited, written]).then(([code]) => (code === 0 ? resolve() : reject(new Error(`bare pg_dump exited ${code}: ${err}`))), reject);
   });
 }
 
