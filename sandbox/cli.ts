@@ -2,6 +2,7 @@
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startSandbox } from './sandbox.js';
+import { historyNote } from './state-db.js';
 
 export async function runSandboxCli(env: NodeJS.ProcessEnv = process.env): Promise<void> {
   const logFile = env.SANDBOX_LOG ?? join(tmpdir(), 'dbops-sandbox', 'bot.log');
@@ -18,6 +19,7 @@ export async function runSandboxCli(env: NodeJS.ProcessEnv = process.env): Promi
     [
       `dbops sandbox: open ${sandbox.url}`,
       `  demo target "demo" = database ${new URL(sandbox.demoUrl).pathname.slice(1)}; try /db help, /db status demo, /db vacuum demo orders`,
+      `  state database ${sandbox.history.database}: ${sandbox.history.fresh ? 'started clean (SANDBOX_KEEP_STATE=1 keeps it)' : historyNote(sandbox.history) ?? 'kept, no earlier runs'}`,
       `  bot logs: ${logFile} · Ctrl-C to stop`,
       '',
     ].join('\n'),

@@ -11,6 +11,7 @@ import { FakeSlack } from './fake-slack/server.js';
 import { PUBLIC_DIR, TARGETS_FILE } from './paths.js';
 import { DEFAULT_DATABASE_URL, DEFAULT_REDIS_URL } from './preflight.js';
 import { SlackWire } from './slack-wire.js';
+import { historyNote, prepareStateDatabase, type StateHistory } from './state-db.js';
 import { startWebServer, type RunningWeb } from './web/server.js';
 import { DEMO_USERS, fakeUsers } from './workspace.js';
 
@@ -25,6 +26,11 @@ export interface SandboxOptions {
   refreshDemo?: boolean;
   /** Passed to startBot (tests make progress snappier). */
   notifierIntervalMs?: number;
+  /**
+   * Start with an empty state database (default: yes, unless SANDBOX_KEEP_STATE is set). Only the
+   * sandbox's own `dbops_sandbox…` database is ever dropped; see state-db.ts.
+   */
+  freshState?: boolean;
 }
 
 export interface RunningSandbox {
@@ -36,6 +42,8 @@ export interface RunningSandbox {
   web: RunningWeb;
   config: AppConfig;
   demoUrl: string;
+  /** What the state database kept from earlier sessions (shown on the page when anything). */
+  history: StateHistory;
   stop(): Promise<void>;
 }
 
@@ -44,6 +52,7 @@ export async function startSandbox(o: SandboxOptions = {}): Promise<RunningSandb
   const databaseUrl = env.DATABASE_URL || DEFAULT_DATABASE_URL;
   const demoUrl = env.DEMO_URL || withDatabase(databaseUrl, 'dbops_demo');
   if (o.refreshDemo !== false) await ensureDemoDatabase(demoUrl);
+  const history = await prepareStateDatabase(databaseUrl, { fresh: o.freshState ?? !env.SANDBOX_KEEP_STATE });
 
   const cleanup: Array<() => Promise<void>> = [];
   const stop = async () => {
@@ -77,9 +86,10 @@ export async function startSandbox(o: SandboxOptions = {}): Promise<RunningSandb
     const demo = new DemoSessions(demoAppUrl(demoUrl));
     cleanup.push(() => demo.close());
     const approvers = [...new Set([...config.targets.approvers, ...[...config.targets.targets.values()].flatMap((t) => t.approvers)])];
-    const web = await startWebServer({ fake, wire, demo, publicDir: PUBLIC_DIR, users: DEMO_USERS, approvers, port: o.webPort ?? 3000 });
+    const note = historyNote(history);
+    const web = await startWebServer({ fake, wire, demo, publicDir: PUBLIC_DIR, users: DEMO_USERS, approvers, port: o.webPort ?? 3000, ...(note ? { historyNote: note } : {}) });
     cleanup.push(() => web.close());
-    return { url: web.url, fake, wire, bot, demo, web, config, demoUrl, stop };
+    return { url: web.url, fake, wire, bot, demo, web, config, demoUrl, history, stop };
   } catch (err) {
     await stop();
     throw err;

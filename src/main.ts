@@ -1,7 +1,8 @@
 import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig } from './config.js';
 import { DbopsError } from './errors.js';
-import { createLogger } from './log.js';
+import { createLogger, redact } from './log.js';
+import { connectFailure } from './store/db.js';
 import { startBot, type Role } from './bot.js';
 
 /** Composition root for `npm start`: config → bot (web and/or worker) → signal handling. */
@@ -39,8 +40,10 @@ async function main(): Promise<void> {
     const shutdownGraceMs = ms(process.env.DBOPS_SHUTDOWN_GRACE_MS);
     bot = await startBot(config, { role, logger: log, ...(lockDurationMs ? { lockDurationMs } : {}), ...(shutdownGraceMs ? { shutdownGraceMs } : {}) });
   } catch (err) {
-    const msg = err instanceof DbopsError ? err.userMessage : (err as Error).message;
-    console.error(`dbops: cannot start: ${msg}`);
+    // The real reason on one line (the server's message, not only its SQLSTATE), secrets redacted:
+    // this goes to the terminal or the container log, which do not pass through the logger.
+    const msg = err instanceof DbopsError ? err.userMessage : connectFailure(err);
+    console.error(`dbops: cannot start: ${redact(msg).replace(/\s*\n\s*/g, ' ')}`);
     process.exit(1);
   }
   let stopping = false;

@@ -182,6 +182,47 @@ describe('sandbox in Chromium', () => {
     await shot('connections-after-kill');
   });
 
+  it('sending a command scrolls to its answer; while reading further up, a "New messages" marker says more arrived', async () => {
+    await asUser('U0REQUESTER');
+    await openChannel('ops');
+    const pane = page.locator('#messages');
+    const marker = page.locator('#new-messages');
+    const gap = () => pane.evaluate((el) => el.scrollHeight - el.scrollTop - el.clientHeight);
+    // Enough history that the pane scrolls.
+    for (let i = 0; i < 4; i++) await send('/db help');
+    await expect.poll(() => pane.evaluate((el) => el.scrollHeight > el.clientHeight * 2), { timeout: 15_000 }).toBe(true);
+
+    // Scrolled up to read, then a command: the view jumps to the answer.
+    await pane.evaluate((el) => el.scrollTo(0, 0));
+    const targets = messages().filter({ hasText: 'Only visible to you' }).filter({ hasText: 'demo' });
+    const before = await targets.count();
+    await send('/db targets');
+    await expect.poll(() => targets.count(), { timeout: 10_000 }).toBe(before + 1);
+    await expect.poll(gap, { timeout: 5_000 }).toBeLessThan(80);
+    expect(await targets.last().isVisible()).toBe(true);
+    await shot('scrolled-to-answer');
+
+    // Reading history (scrolled up by hand) when something new arrives: stay put, show the marker.
+    await pane.hover();
+    await page.mouse.wheel(0, -100_000);
+    await expect.poll(() => pane.evaluate((el) => el.scrollTop), { timeout: 5_000 }).toBe(0);
+    // A demo session opened from the sidebar: Slackbot posts about it in the channel.
+    await page.click('[data-demo="idle"]');
+    await expect.poll(() => marker.isVisible(), { timeout: 10_000 }).toBe(true);
+    expect(await pane.evaluate((el) => el.scrollTop)).toBe(0);
+    await shot('new-messages-marker');
+    await marker.click();
+    await expect.poll(gap, { timeout: 5_000 }).toBeLessThan(80);
+    expect(await marker.isVisible()).toBe(false);
+    await page.click('[data-demo-close="all"]');
+    await expect.poll(() => page.locator('#sessions li').allTextContents(), { timeout: 10_000 }).toEqual(['no demo sessions open']);
+  });
+
+  it('the page says nothing about kept history when the state database started clean', async () => {
+    expect(sandbox.history).toMatchObject({ fresh: false, earlierRuns: 0 });
+    expect(await page.locator('#history-note').isVisible()).toBe(false);
+  });
+
   it('deny: the Deny button opens a modal whose reason ends up on the card', async () => {
     await asUser('U0REQUESTER');
     await openChannel('ops');

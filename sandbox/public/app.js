@@ -17,7 +17,16 @@ const ui = {
   flash: new Set(),
   history: [],
   historyAt: 0,
+  /** Until then, new messages in the channel scroll it to the end (the answer to what was just sent). */
+  followUntil: 0,
+  /** Which channel/user the main pane last drew, and how many messages it had (for the marker). */
+  drawnKey: '',
+  drawnCount: 0,
 };
+/** How long after sending a command the channel follows what arrives (the answer, the request message). */
+const FOLLOW_MS = 15_000;
+const NEAR_BOTTOM_PX = 80;
+const atBottom = (c) => c.scrollHeight - c.scrollTop - c.clientHeight < NEAR_BOTTOM_PX;
 const ctx = () => ws.renderContext();
 const modals = new Modals({ root: $('modal-root'), confirmRoot: $('confirm-root'), me: () => ui.me, ctx, onAction: (a) => void act(a) });
 
@@ -30,7 +39,7 @@ function redraw() {
   requestAnimationFrame(() => {
     scheduled = false;
     drawSidebar();
-    drawMessages($('messages'), ws.topLevel(ui.channel, ui.me), false);
+    drawChannel();
     drawThread();
     modals.show(ws.topView(ui.me)?.view);
     ui.flash.clear();
@@ -55,13 +64,33 @@ function drawSidebar() {
   $('composer-input').placeholder = channel ? `Message #${channel.name} — try /db help` : 'Message';
   const me = ws.users.find((u) => u.id === ui.me);
   $('user-note').textContent = me ? `${me.role}${me.approver ? ' · can approve' : ' · not an approver'}` : '';
+  $('history-note').hidden = !ws.historyNote;
+  $('history-note').textContent = ws.historyNote ?? '';
   const sessions = $('sessions');
   sessions.replaceChildren(...ws.sessions.map((s) => el('li', { title: s.state, text: `pid ${s.pid} · ${s.application} · ${s.state}` })));
   if (!ws.sessions.length) sessions.append(el('li', { text: 'no demo sessions open' }));
 }
 
-function drawMessages(container, list, inThread) {
-  const nearBottom = container.scrollHeight - container.scrollTop - container.clientHeight < 80;
+/**
+ * The channel pane: it follows new messages when the reader is at the end or has just sent a command
+ * (so the answer is in view); otherwise it stays put and a "New messages" marker says more arrived.
+ */
+function drawChannel() {
+  const container = $('messages');
+  const list = ws.topLevel(ui.channel, ui.me);
+  const key = `${ui.channel}|${ui.me}`;
+  const switched = key !== ui.drawnKey;
+  const arrived = !switched && list.length > ui.drawnCount;
+  const follow = switched || atBottom(container) || Date.now() < ui.followUntil;
+  drawMessages(container, list, false, follow);
+  ui.drawnKey = key;
+  ui.drawnCount = list.length;
+  if (follow) $('new-messages').hidden = true;
+  else if (arrived) $('new-messages').hidden = false;
+}
+
+function drawMessages(container, list, inThread, follow = atBottom(container)) {
+  const nearBottom = follow;
   const scrollTop = container.scrollTop;
   const c = { ...ctx(), errors: [] };
   const nodes = list.map((m) => renderMessage(m, c, { inThread }));
@@ -146,6 +175,7 @@ function onMessagesChange(e) {
 }
 
 async function send(text) {
+  ui.followUntil = Date.now() + FOLLOW_MS;
   ui.history.push(text);
   ui.historyAt = ui.history.length;
   const answer = await post('command', { user: ui.me, channel: ui.channel, text });
@@ -187,6 +217,18 @@ function setupSidebar() {
   $('thread-close').addEventListener('click', () => {
     ui.thread = null;
     redraw();
+  });
+  const channel = $('messages');
+  $('new-messages').addEventListener('click', () => {
+    channel.scrollTop = channel.scrollHeight;
+    $('new-messages').hidden = true;
+  });
+  channel.addEventListener('scroll', () => {
+    if (atBottom(channel)) $('new-messages').hidden = true;
+  });
+  // Scrolling up to read means "stop following", even right after sending.
+  channel.addEventListener('wheel', (e) => {
+    if (e.deltaY < 0) ui.followUntil = 0;
   });
   for (const id of ['messages', 'thread-messages']) {
     $(id).addEventListener('click', onMessagesClick);

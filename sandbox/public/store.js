@@ -10,6 +10,7 @@ export class Workspace {
     this.sessions = [];
     this.users = [];
     this.channels = [];
+    this.historyNote = null;
   }
 
   load(snapshot) {
@@ -19,6 +20,8 @@ export class Workspace {
     for (const m of snapshot.messages) this.upsert(m);
     this.views = new Map(snapshot.views.map((v) => [v.id, v]));
     this.sessions = snapshot.sessions;
+    /** What the bot's state database keeps from earlier sessions (null: it started clean). */
+    this.historyNote = snapshot.historyNote ?? null;
   }
 
   upsert(m) {

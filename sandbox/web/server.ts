@@ -14,6 +14,8 @@ export interface WebOptions extends Omit<ApiDeps, 'userIds'> {
   publicDir: string;
   users: readonly DemoUser[];
   approvers: readonly string[];
+  /** Shown on the page: what the state database keeps from earlier sessions (none: started clean). */
+  historyNote?: string;
   /** First port to try; the next ones are tried when taken. 0 picks any free port. */
   port?: number;
   host?: string;
@@ -87,6 +89,7 @@ function snapshot(o: WebOptions): Record<string, unknown> {
     messages: [...o.fake.messages.values()].flat(),
     views: [...o.fake.views.values()],
     sessions: o.demo.list(),
+    historyNote: o.historyNote ?? null,
   };
 }
 

@@ -3,6 +3,7 @@ import { badInput, DbopsError } from '../errors.js';
 import type { Runbook } from '../runbooks/runbook.js';
 import type { Registry } from '../runbooks/registry.js';
 import { parseDuration } from '../duration.js';
+import { didYouMean } from './suggest.js';
 import { tokenize, unquote } from './tokenize.js';
 
 export type Command =
@@ -11,7 +12,9 @@ export type Command =
   | { kind: 'audit'; verify: boolean; target?: string; sinceSeconds: number }
   | { kind: 'runs'; target?: string }
   | { kind: 'run'; id: string }
-  | { kind: 'runbook'; runbook: Runbook; target: Target; args: unknown; reason?: string; missing: string[]; raw: Record<string, unknown> };
+  | { kind: 'runbook'; runbook: Runbook; target: Target; args: unknown; reason?: string; missing: string[]; raw: Record<string, unknown> }
+  /** A runbook verb typed without its target: the door opens the verb's form with a target picker. */
+  | { kind: 'form'; runbook: Runbook; reason?: string; raw: Record<string, unknown> };
 
 /** Verbs that are not runbooks; listed in help with the runbooks. */
 export const META_VERBS = ['help', 'targets', 'runs', 'run', 'audit'] as const;
@@ -45,7 +48,8 @@ function flagValue(name: string, def: FlagDef, value: string): unknown {
 
 function unknownFlag(flag: string, spec: Runbook['grammar']['flags'], verb: string): DbopsError {
   const valid = Object.keys(spec).map((f) => `--${f}`).join(', ');
-  return badInput(`Unknown flag \`${clip(flag, 40)}\` for \`/db ${verb}\`.${valid ? ` Valid flags: ${valid}, --reason.` : ' It takes no flags except --reason.'}`);
+  const hint = didYouMean(flag.replace(/^--/, '').split('=')[0]!, [...Object.keys(spec), 'reason'], '--');
+  return badInput(`Unknown flag \`${clip(flag, 40)}\` for \`/db ${verb}\`.${hint}${valid ? ` Valid flags: ${valid}, --reason.` : ' It takes no flags except --reason.'}`);
 }
 
 function resolveTarget(name: string | undefined, targets: TargetsConfig, verb: string, usage: string): Target {
@@ -53,7 +57,7 @@ function resolveTarget(name: string | undefined, targets: TargetsConfig, verb: s
   const t = targets.targets.get(name);
   if (!t) {
     const known = [...targets.targets.keys()].join(', ') || '(none configured)';
-    throw new DbopsError('unknown_target', `Unknown target \`${clip(name)}\`. Known targets: ${known}.`);
+    throw new DbopsError('unknown_target', `Unknown target \`${clip(name)}\`.${didYouMean(name, targets.targets.keys())} Known targets: ${known}.`);
   }
   return t;
 }
@@ -114,8 +118,12 @@ export function parseCommand(text: string, registry: Registry, targets: TargetsC
     }
   }
   const runbook = registry.get(verb);
-  if (!runbook) throw new DbopsError('unknown_verb', `Unknown command \`${clip(verb, 40)}\`. Try \`/db help\` for the list: ${registry.verbs().concat(...META_VERBS).sort().join(', ')}.`);
+  if (!runbook) {
+    const verbs = registry.verbs().concat(...META_VERBS);
+    throw new DbopsError('unknown_verb', `Unknown command \`${clip(verb, 40)}\`.${didYouMean(verb, verbs)} Try \`/db help\` for the list: ${verbs.sort().join(', ')}.`);
+  }
   const { positionals, flags } = parseFlags(rest, runbook.grammar.flags, verb);
+  if (positionals[0] === undefined && targets.targets.size) return formFor(runbook, flags);
   const target = resolveTarget(positionals[0], targets, verb, runbook.usage);
   const raw: Record<string, unknown> = {};
   const missing: string[] = [];
@@ -137,6 +145,13 @@ export function parseCommand(text: string, registry: Registry, targets: TargetsC
   const reason = typeof flags.reason === 'string' ? flags.reason.slice(0, INPUT_LIMITS.reason) : undefined;
   if (missing.length) return { kind: 'runbook', runbook, target, args: undefined, missing, raw, ...(reason ? { reason } : {}) };
   return { kind: 'runbook', runbook, target, args: validateArgs(runbook, raw), missing, raw, ...(reason ? { reason } : {}) };
+}
+
+/** The flags typed so far prefill the form; the form goes through the same grammar when submitted. */
+function formFor(runbook: Runbook, flags: Record<string, unknown>): Command {
+  const raw = Object.fromEntries(Object.entries(flags).filter(([k]) => k !== 'reason'));
+  const reason = typeof flags.reason === 'string' ? flags.reason.slice(0, INPUT_LIMITS.reason) : undefined;
+  return { kind: 'form', runbook, raw, ...(reason ? { reason } : {}) };
 }
 
 /** zod errors become one readable line naming the argument and what would be right. */

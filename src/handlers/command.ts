@@ -44,7 +44,8 @@ export function registerCommand(app: App, deps: HandlerDeps): void {
       await ack({ response_type: 'ephemeral', text: m.text, blocks: m.blocks as never });
       return;
     }
-    if (cmd.kind === 'runbook' && cmd.missing.length) {
+    // A verb without its target, or with arguments missing: the form asks for them (same grammar on submit).
+    if (cmd.kind === 'form' || (cmd.kind === 'runbook' && cmd.missing.length)) {
       await ack();
       try {
         await openModalFor(deps, cmd, command.trigger_id, command.channel_id, command.user_id);

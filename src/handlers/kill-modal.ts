@@ -8,7 +8,7 @@ import { esc } from '../slack/blocks.js';
 import { KILL_PREVIEW_ACTION, killModal, killStateFrom, readKillModal, type KillModalState } from '../slack/kill-modal.js';
 import type { StateValues } from '../slack/views.js';
 import type { HandlerDeps } from './deps.js';
-import { customModals } from './modals.js';
+import { customModals, prefillTarget } from './modals.js';
 import { LatestWins, TtlCache } from './preview-cache.js';
 
 /** Same inputs within this long → the cached preview (the count is "right now" to within ~2 s). */
@@ -20,7 +20,7 @@ const latest = new LatestWins();
 
 /** "How many sessions match right now": cached per target and filter, concurrent asks share one query. */
 function preview(deps: HandlerDeps, s: KillModalState): Promise<string> {
-  const key = JSON.stringify([s.target, s.selector, s.pids, s.olderThan, s.app, s.user, !!s.includeSuperusers]);
+  const key = JSON.stringify([s.target, s.selector, s.pids, s.olderThan, s.app, s.user, s.database, !!s.includeSuperusers]);
   return cache.get(key, () => computePreview(deps, s));
 }
 
@@ -35,6 +35,7 @@ async function computePreview(deps: HandlerDeps, s: KillModalState): Promise<str
     'arg:older-than': { v: { type: 'plain_text_input', value: s.olderThan ?? null } },
     'arg:app': { v: { type: 'plain_text_input', value: s.app ?? null } },
     'arg:user': { v: { type: 'plain_text_input', value: s.user ?? null } },
+    'arg:database': { v: { type: 'plain_text_input', value: s.database ?? null } },
     ...(s.includeSuperusers ? { 'flags:bool': { v: { type: 'checkboxes', selected_options: [{ value: 'include-superusers' }] } } } : {}),
   } as StateValues, kill);
   const firstError = Object.values(errors)[0];
@@ -51,7 +52,11 @@ async function computePreview(deps: HandlerDeps, s: KillModalState): Promise<str
 
 export function registerKillModal(app: App, deps: HandlerDeps): void {
   customModals.set('kill', async (d, cmd, meta) => {
-    const s: KillModalState = { target: cmd.target.name, ...(cmd.reason ? { reason: cmd.reason } : {}) };
+    const target = prefillTarget(cmd);
+    const flag = (name: string) => (typeof cmd.raw[name] === 'string' ? (cmd.raw[name] as string) : undefined);
+    // Flags typed before the form opened are kept (`/db kill --app web` → the app field is filled).
+    const typed = { app: flag('app'), user: flag('user'), database: flag('database') };
+    const s: KillModalState = { ...(target ? { target } : {}), ...Object.fromEntries(Object.entries(typed).filter(([, v]) => v)), ...(cmd.raw['include-superusers'] === true ? { includeSuperusers: true } : {}), ...(cmd.reason ? { reason: cmd.reason } : {}) };
     return killModal(d.targets, s, meta, await preview(d, s));
   });
 

@@ -11,17 +11,24 @@ import { DENY_MODAL, readRunbookModal, RUNBOOK_MODAL, runbookModal, stateValue, 
 import { listApprovals } from '../store/approvals.js';
 import type { HandlerDeps } from './deps.js';
 
+/** What a modal opens with: a runbook with arguments missing, or one typed without its target (a form). */
+export type ModalCommand = Extract<Command, { kind: 'runbook' | 'form' }>;
+
 /**
  * Custom modals by runbook `modal` name (e.g. kill with a live preview); others get the generic one.
  * `privateMetadata` is already sealed: put it in the view as is.
  */
-export type ModalBuilder = (deps: HandlerDeps, cmd: Extract<Command, { kind: 'runbook' }>, privateMetadata: string) => Promise<Record<string, unknown>> | Record<string, unknown>;
+export type ModalBuilder = (deps: HandlerDeps, cmd: ModalCommand, privateMetadata: string) => Promise<Record<string, unknown>> | Record<string, unknown>;
 export const customModals = new Map<string, ModalBuilder>();
 
-export async function openModalFor(deps: HandlerDeps, cmd: Extract<Command, { kind: 'runbook' }>, triggerId: string, channel: string, user: string): Promise<void> {
+/** The target the modal preselects: the one typed, or none (the user picks it in the form). */
+export const prefillTarget = (cmd: ModalCommand): string | undefined => (cmd.kind === 'runbook' ? cmd.target.name : undefined);
+
+export async function openModalFor(deps: HandlerDeps, cmd: ModalCommand, triggerId: string, channel: string, user: string): Promise<void> {
   const meta = deps.metadata.seal('runbook', { verb: cmd.runbook.name, channel, user } satisfies RunbookMeta);
   const custom = cmd.runbook.modal ? customModals.get(cmd.runbook.modal) : undefined;
-  const view = custom ? await custom(deps, cmd, meta) : runbookModal(cmd.runbook, deps.targets, { target: cmd.target.name, raw: cmd.raw }, meta);
+  const target = prefillTarget(cmd);
+  const view = custom ? await custom(deps, cmd, meta) : runbookModal(cmd.runbook, deps.targets, { ...(target ? { target } : {}), raw: cmd.raw, ...(cmd.reason ? { reason: cmd.reason } : {}) }, meta);
   await deps.client.views.open({ trigger_id: triggerId, view: view as never });
 }
 
@@ -83,7 +90,8 @@ export function registerModals(app: App, deps: HandlerDeps): void {
     try {
       const { target, args, reason } = parsed;
       const reply = await submitRequest(deps, { runbook: rb, target, args, requester: user, channel: meta.channel, ...(reason ? { reason } : {}) });
-      if (reply.visibility === 'in_channel') await deps.client.chat.postMessage({ channel: meta.channel, text: reply.message.text, blocks: reply.message.blocks as never });
+      // A read asked for in a private form is answered to that person only; change runs are announced.
+      if (reply.visibility === 'in_channel' && reply.run?.risk !== 'read') await deps.client.chat.postMessage({ channel: meta.channel, text: reply.message.text, blocks: reply.message.blocks as never });
       else await tellUser(deps, meta.channel, user, reply.message);
     } catch (err) {
       if (!(err instanceof DbopsError)) log.error({ err: (err as Error).message }, 'modal request failed');

@@ -303,7 +303,7 @@ async function succeedRun(deps: RunDeps, lease: Lease, run: RunRow, rb: Runbook,
   deps.metrics.runSeconds.observe({ runbook: done.runbook }, seconds);
   const msg = resultMessage(done, result, seconds);
   if (done.threadChannel) {
-    if (progressTs) void deps.notifier.update(done.threadChannel, progressTs, progressMessage(done, { text: 'finished', percent: 100 }, 'Done'));
+    if (progressTs) void deps.notifier.update(done.threadChannel, progressTs, progressMessage(done, { text: `finished in ${formatDuration(seconds)}`, percent: 100 }, 'Done', 'done'));
     const announced = shouldAnnounce(deps.targets.targets.get(done.target)!, done.risk);
     await deps.notifier.post(done.threadChannel, msg, { ...(done.threadTs ? { threadTs: done.threadTs } : {}), broadcast: announced });
   }
@@ -322,7 +322,7 @@ async function failRun(deps: RunDeps, lease: Lease, run: RunRow, err: unknown, s
   const left = leftState ?? (step ? `steps before "${step}" completed; "${step}" did not complete; later steps were not started` : 'nothing was started');
   const msg = failureMessage(failed, userMsg, step, left);
   if (failed.threadChannel) {
-    if (progressTs) void deps.notifier.update(failed.threadChannel, progressTs, progressMessage(failed, { text: `failed: ${userMsg}` }, step ?? 'run'));
+    if (progressTs) void deps.notifier.update(failed.threadChannel, progressTs, progressMessage(failed, { text: `failed: ${userMsg}` }, step ?? 'run', 'failed'));
     const announced = shouldAnnounce(deps.targets.targets.get(failed.target) ?? ({ environment: failed.environment } as never), failed.risk);
     await deps.notifier.post(failed.threadChannel, msg, { ...(failed.threadTs ? { threadTs: failed.threadTs } : {}), broadcast: announced });
   } else {

@@ -25,12 +25,26 @@ const KIND_NAMES: Record<string, string> = {
 
 const MAX_NAME_TEXT = 300;
 
+export interface ResolveOptions {
+  /**
+   * The user named a system catalog on purpose (`--catalog`). Without it, tables in pg_catalog,
+   * information_schema and pg_toast are refused: a typo or a search_path surprise should not make
+   * the bot rewrite or lock a catalog (VACUUM FULL pg_class blocks every query on the server).
+   */
+  catalog?: boolean;
+}
+
+/** Schemas whose tables are the system's own: pg_toast_temp_N included. */
+export function isCatalogSchema(schema: string): boolean {
+  return schema === 'pg_catalog' || schema === 'information_schema' || /^pg_toast(_temp_\d+)?$/.test(schema);
+}
+
 /**
  * Resolves the user's table text with `to_regclass($1)` (bound, so `public.orders`, `"Mixed Case"` and
  * `sales."odd name"` follow PostgreSQL's own parsing and search_path). Anything that does not resolve
  * to a table / matview / partitioned table is a typed error naming the text and what would be right.
  */
-export async function resolveRelation(client: pg.Client, rawText: string): Promise<ResolvedRelation> {
+export async function resolveRelation(client: pg.Client, rawText: string, opts: ResolveOptions = {}): Promise<ResolvedRelation> {
   const text = rawText.trim();
   if (text === '') throw new DbopsError('bad_input', 'Give a table name, e.g. `orders` or `sales.orders`.');
   if (text.length > MAX_NAME_TEXT) throw new DbopsError('bad_input', 'That table name is too long to be a PostgreSQL name.');
@@ -62,6 +76,12 @@ export async function resolveRelation(client: pg.Client, rawText: string): Promi
   }
 
   if (!row) throw new DbopsError('not_found', await notFoundMessage(client, text));
+  if (!opts.catalog && isCatalogSchema(row.schema)) {
+    throw new DbopsError(
+      'bad_input',
+      `\`${text}\` is the system catalog table \`${row.schema}.${row.name}\`. dbops leaves catalogs alone unless told explicitly: add \`--catalog\` if you mean it.`,
+    );
+  }
   if (row.relkind !== 'r' && row.relkind !== 'm' && row.relkind !== 'p') {
     throw new DbopsError(
       'bad_input',

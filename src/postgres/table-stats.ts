@@ -14,7 +14,10 @@ export interface TableStats {
   lastAutoanalyze: string | null;
   vacuumCount: number;
   autovacuumCount: number;
-  /** pg_class.relpages: an estimate, refreshed by VACUUM/ANALYZE */
+  /**
+   * Pages of the main fork now, from its size (not pg_class.relpages, an estimate only VACUUM/ANALYZE
+   * refresh): so pages and size always tell the same story, before and after.
+   */
   relpages: number;
   /** pg_relation_size (main fork) */
   sizeBytes: number;
@@ -35,7 +38,7 @@ export async function tableStats(client: pg.Client, oid: number): Promise<TableS
             ${isoText('s.last_vacuum')} AS "lastVacuum", ${isoText('s.last_autovacuum')} AS "lastAutovacuum",
             ${isoText('s.last_analyze')} AS "lastAnalyze", ${isoText('s.last_autoanalyze')} AS "lastAutoanalyze",
             coalesce(s.vacuum_count, 0)::float8 AS "vacuumCount", coalesce(s.autovacuum_count, 0)::float8 AS "autovacuumCount",
-            c.relpages::float8 AS relpages,
+            (pg_relation_size(c.oid) / current_setting('block_size')::int)::float8 AS relpages,
             pg_relation_size(c.oid)::float8 AS "sizeBytes", pg_size_pretty(pg_relation_size(c.oid)) AS "sizePretty"
        FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
        LEFT JOIN pg_stat_all_tables s ON s.relid = c.oid

@@ -17,7 +17,8 @@ export const analyze = defineRunbook<Args, Facts>({
   args,
   risk: () => 'change',
   plan: async ({ target, args: a, session }) => {
-    const rel = a.table ? await session((c) => resolveRelation(c, a.table!)) : null;
+    // ANALYZE only reads: a catalog table is fine here (vacuum asks for --catalog).
+    const rel = a.table ? await session((c) => resolveRelation(c, a.table!, { catalog: true })) : null;
     const what = rel ? `${rel.schema}.${rel.name}` : 'the whole database';
     return {
       summary: `ANALYZE ${what} on ${target.name}`,

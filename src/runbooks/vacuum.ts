@@ -18,6 +18,7 @@ const args = z
     table: z.string().min(1, 'name a table').max(300, 'that table name is too long'),
     analyze: z.boolean().default(false),
     full: z.boolean().default(false),
+    catalog: z.boolean().default(false),
     'lock-timeout': z.number().int().min(1, 'lock timeout is at least 1s').max(300, 'lock timeout is at most 5m: everyone queues behind a waiting VACUUM').default(DEFAULT_LOCK_TIMEOUT_S),
   })
   .strict();
@@ -80,13 +81,14 @@ export const vacuum = defineRunbook<Args, Facts>({
       'lock-timeout': { kind: 'duration', help: `how long to wait for the table lock before giving up, changing nothing (default ${DEFAULT_LOCK_TIMEOUT_S}s, at most 5m)` },
       analyze: { kind: 'bool', help: 'also ANALYZE (refresh planner statistics)' },
       full: { kind: 'bool', help: 'VACUUM FULL: rewrites the table, blocks all access while it runs (destructive)' },
+      catalog: { kind: 'bool', help: 'allow a system catalog table (pg_catalog, information_schema, pg_toast)' },
     },
   },
   args,
   risk: (a) => (a.full ? 'destructive' : 'change'),
   plan: async ({ target, args: a, session }) => {
     const { rel, stats } = await session(async (c) => {
-      const r = await resolveRelation(c, a.table);
+      const r = await resolveRelation(c, a.table, { catalog: a.catalog });
       return { rel: r, stats: await tableStats(c, r.oid) };
     });
     const opts = [a.full ? 'FULL' : null, a.analyze ? 'ANALYZE' : null].filter(Boolean).join(', ');

@@ -24,6 +24,7 @@ export interface KillModalState {
   olderThan?: string;
   app?: string;
   user?: string;
+  database?: string;
   includeSuperusers?: boolean;
   reason?: string;
 }
@@ -61,6 +62,7 @@ export function killModal(targets: TargetsConfig, s: KillModalState, privateMeta
     textInput('arg:older-than', 'Older than', s.olderThan, 'only sessions in their state at least this long', '10m'),
     textInput('arg:app', 'Application', s.app, 'exact application_name'),
     textInput('arg:user', 'User', s.user, 'exact role name'),
+    textInput('arg:database', 'Database', s.database, 'sessions of another database on the same server (default: the target database)'),
     {
       type: 'input',
       block_id: 'flags:bool',
@@ -99,6 +101,7 @@ export function killStateFrom(values: StateValues): KillModalState {
   set('olderThan', get('arg:older-than'));
   set('app', get('arg:app'));
   set('user', get('arg:user'));
+  set('database', get('arg:database'));
   set('reason', get('arg:reason'));
   if (Object.values(values['flags:bool'] ?? {})[0]?.selected_options?.some((o) => o.value === 'include-superusers')) s.includeSuperusers = true;
   return s;
@@ -112,6 +115,7 @@ const KILL_BLOCKS: Record<string, string> = {
   'arg:older-than': 'older-than',
   'arg:app': 'app',
   'arg:user': 'user',
+  'arg:database': 'database',
   'flags:bool': 'include-superusers',
   'arg:reason': 'reason',
 };
@@ -142,6 +146,7 @@ export function killModalInput(values: StateValues): ModalRead {
   if (s.olderThan) input.flags['older-than'] = s.olderThan;
   if (s.app) input.flags.app = s.app;
   if (s.user) input.flags.user = s.user;
+  if (s.database) input.flags.database = s.database;
   if (s.includeSuperusers) input.flags['include-superusers'] = true;
   return { input, errors };
 }

@@ -143,13 +143,20 @@ export function announcement(run: RunLike, approvers: string[]): Message {
   return { text: `Starting ${esc(run.plan.summary)} on ${esc(run.target)} (${esc(run.environment)})`, blocks };
 }
 
-export function progressMessage(run: Pick<RunRow, 'plan' | 'id'>, p: Progress, stepName: string): Message {
-  const lines = [`:arrows_counterclockwise: *${esc(stepName)}* — ${esc(p.text)}`];
+/** What a progress message is about: its icon follows the run, never the wording of its text. */
+export type ProgressState = 'running' | 'done' | 'failed';
+const PROGRESS_ICON: Record<ProgressState, string> = { running: STATE_ICON.running, done: STATE_ICON.succeeded, failed: STATE_ICON.failed };
+
+export function progressMessage(run: Pick<RunRow, 'plan' | 'id'>, p: Progress, stepName: string, state: ProgressState = 'running'): Message {
+  const lines = [`${PROGRESS_ICON[state]} *${esc(stepName)}* — ${esc(p.text)}`];
   if (p.percent !== undefined) lines.push(`\`${bar(p.percent)}\``);
   return { text: `${esc(run.plan.summary)}: ${esc(p.text)}`, blocks: [section(lines.join('\n')), context(`Updated ${new Date().toISOString().slice(11, 19)} UTC · run \`${run.id}\``)] };
 }
 
-export function resultMessage(run: Pick<RunRow, 'plan' | 'id' | 'target'>, r: RunResult, durationSeconds: number): Message {
+export function resultMessage(run: Pick<RunRow, 'plan' | 'id' | 'target'>, rIn: RunResult, durationSeconds: number): Message {
+  // One source for durations: the run's own, as in the headline's "in …". A runbook's separately
+  // timed "Duration" fact (VACUUM's command alone) would show a second, different number next to it.
+  const r: RunResult = { ...rIn, facts: rIn.facts.map((f) => (f.label === 'Duration' ? { ...f, value: formatDuration(durationSeconds) } : f)) };
   const head = section(`${r.warning ? ':warning:' : ':white_check_mark:'} *${esc(r.headline)}* (in ${formatDuration(durationSeconds)})`);
   const blocks: Block[] = [head, ...(r.warning ? [section(esc(r.warning))] : []), ...fields(r.facts), context(`Run \`${run.id}\` on \`${esc(run.target)}\``)];
   return { text: `${r.warning ? 'Finished with a warning' : 'Done'}: ${esc(r.headline)}`, blocks: fitMessage(blocks) };

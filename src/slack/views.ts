@@ -9,11 +9,19 @@ export const DENY_MODAL = 'deny_reason';
 
 const plain = (text: string, max = 2000) => ({ type: 'plain_text' as const, text: truncate(text, max), emoji: true });
 
+/** A flag value as the user would type it again (durations are stored in seconds): `600` → `10m`. */
+function prefillFlag(kind: 'bool' | 'string' | 'duration', v: unknown): string | undefined {
+  if (kind === 'string' && typeof v === 'string') return v;
+  if (kind !== 'duration' || typeof v !== 'number') return undefined;
+  const unit = ([['d', 86400], ['h', 3600], ['m', 60]] as const).find(([, n]) => v % n === 0 && v >= n);
+  return unit ? `${v / unit[1]}${unit[0]}` : `${v}s`;
+}
+
 /**
  * A modal generated from a runbook's grammar: target select, one input per argument and flag,
  * and a reason. Block ids are `arg:<name>` so validation errors can point at the right field.
  */
-export function runbookModal(rb: Runbook, targets: TargetsConfig, prefill: { target?: string; raw?: Record<string, unknown> }, privateMetadata: string): Record<string, unknown> {
+export function runbookModal(rb: Runbook, targets: TargetsConfig, prefill: { target?: string; raw?: Record<string, unknown>; reason?: string }, privateMetadata: string): Record<string, unknown> {
   const options = [...targets.targets.values()].slice(0, 100).map((t) => ({ text: plain(`${t.name} (${t.environment})`, 75), value: t.name }));
   const initial = options.find((o) => o.value === prefill.target);
   const blocks: Block[] = [
@@ -43,9 +51,10 @@ export function runbookModal(rb: Runbook, targets: TargetsConfig, prefill: { tar
   }
   for (const [f, d] of Object.entries(rb.grammar.flags)) {
     if (d.kind === 'bool') continue;
-    blocks.push({ type: 'input', block_id: `arg:${f}`, optional: true, label: plain(`--${f}`), hint: plain(d.help), element: { type: 'plain_text_input', action_id: 'value', ...(d.kind === 'duration' ? { placeholder: plain('e.g. 10m') } : {}) } });
+    const pre = prefillFlag(d.kind, prefill.raw?.[f]);
+    blocks.push({ type: 'input', block_id: `arg:${f}`, optional: true, label: plain(`--${f}`), hint: plain(d.help), element: { type: 'plain_text_input', action_id: 'value', ...(d.kind === 'duration' ? { placeholder: plain('e.g. 10m') } : {}), ...(pre ? { initial_value: pre } : {}) } });
   }
-  blocks.push({ type: 'input', block_id: 'arg:reason', optional: true, label: plain('Reason'), element: { type: 'plain_text_input', action_id: 'value', max_length: 500 } });
+  blocks.push({ type: 'input', block_id: 'arg:reason', optional: true, label: plain('Reason'), element: { type: 'plain_text_input', action_id: 'value', max_length: 500, ...(prefill.reason ? { initial_value: prefill.reason } : {}) } });
   return {
     type: 'modal',
     callback_id: RUNBOOK_MODAL,
@@ -69,7 +78,8 @@ export function denyModal(runId: string, summary: string, privateMetadata: strin
     close: plain('Cancel'),
     blocks: [
       { type: 'section', text: { type: 'mrkdwn', text: truncate(`Deny *${esc(summary)}* (run \`${esc(runId)}\`)? The requester will be told.`, 3000) } },
-      { type: 'input', block_id: 'reason', optional: true, label: plain('Reason (optional)'), element: { type: 'plain_text_input', action_id: 'value', multiline: true, max_length: 500 } },
+      // Slack itself appends "(optional)" to the label of an optional input.
+      { type: 'input', block_id: 'reason', optional: true, label: plain('Reason'), element: { type: 'plain_text_input', action_id: 'value', multiline: true, max_length: 500 } },
     ],
   };
 }

@@ -1,5 +1,6 @@
 import pg from 'pg';
 import { DbopsError } from '../errors.js';
+import { redact } from '../log.js';
 
 export type Pool = pg.Pool;
 
@@ -21,6 +22,36 @@ async function ensureDatabase(url: string): Promise<void> {
   }
 }
 
+/**
+ * Why a connection failed, as the operator needs it: the server's own words and SQLSTATE ("no
+ * PostgreSQL user name specified in startup packet (SQLSTATE 28000)"), or the socket error
+ * ("connect ECONNREFUSED 127.0.0.1:1"). Node reports a refused dual-stack connect as an
+ * AggregateError with an empty message, so its first error speaks for it.
+ */
+export function connectFailure(err: unknown): string {
+  const e = err as { message?: string; code?: string; errors?: unknown[] };
+  const inner = !e?.message && Array.isArray(e?.errors) && e.errors.length ? (e.errors[0] as { message?: string; code?: string }) : undefined;
+  const message = e?.message || inner?.message || '';
+  const code = e?.code ?? inner?.code;
+  const tag = code ? (/^[0-9A-Z]{5}$/.test(code) ? `SQLSTATE ${code}` : code) : '';
+  // A bare code in parentheses says nothing to a person; the message first, the code after it.
+  const text = message ? `${message}${tag && !message.includes(code!) ? ` (${tag})` : ''}` : tag || String(err);
+  return redact(text);
+}
+
+/** Where the state database is, without credentials: `dbops on 127.0.0.1:5432`. */
+function whereIs(url: string): string {
+  try {
+    const u = new URL(url);
+    const name = decodeURIComponent(u.pathname.replace(/^\//, '')) || '(default database)';
+    return `${name} on ${u.hostname || 'localhost'}${u.port ? `:${u.port}` : ''}`;
+  } catch {
+    return '(DATABASE_URL is not a URL)';
+  }
+}
+
+const cannotConnect = (url: string, err: unknown) => new DbopsError('config', `DATABASE_URL: cannot connect to the state database ${redact(whereIs(url))}: ${connectFailure(err)}`, { cause: err });
+
 export async function openStatePool(url: string, opts: { create: boolean; max?: number }): Promise<Pool> {
   const make = () => {
     const pool = new pg.Pool({ connectionString: url, max: opts.max ?? 10, connectionTimeoutMillis: 5000, application_name: 'dbops-state' });
@@ -32,13 +63,14 @@ export async function openStatePool(url: string, opts: { create: boolean; max?: 
     await pool.query('SELECT 1');
   } catch (err) {
     await pool.end().catch(() => undefined);
-    if ((err as { code?: string }).code === '3D000' && opts.create) {
+    if ((err as { code?: string }).code !== '3D000' || !opts.create) throw cannotConnect(url, err);
+    try {
       await ensureDatabase(url);
       pool = make();
       await pool.query('SELECT 1');
-    } else {
-      const code = (err as { code?: string }).code;
-      throw new DbopsError('config', `DATABASE_URL: cannot connect to the state database (${code ?? (err as Error).message})`, { cause: err });
+    } catch (again) {
+      await pool.end().catch(() => undefined);
+      throw cannotConnect(url, again);
     }
   }
   return pool;

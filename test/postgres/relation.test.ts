@@ -1,7 +1,7 @@
 import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DbopsError } from '../../src/errors.js';
-import { resolveRelation } from '../../src/postgres/relation.js';
+import { isCatalogSchema, resolveRelation } from '../../src/postgres/relation.js';
 import { openTargetSession } from '../../src/postgres/session.js';
 import { createTestDatabase } from '../helpers/db.js';
 
@@ -95,5 +95,35 @@ describe('resolveRelation', () => {
   it('errors leave the session usable (no aborted transaction)', async () => {
     await failure('x" ; --');
     expect((await resolveRelation(bot, 'x')).name).toBe('x');
+  });
+});
+
+describe('resolveRelation: system catalogs', () => {
+  it('refuses pg_catalog, information_schema and pg_toast tables unless the caller says the user asked (--catalog)', async () => {
+    const toast = (await bot.query(`SELECT n.nspname || '.' || c.relname AS name FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'pg_toast' AND c.relkind = 't' LIMIT 1`)).rows[0].name as string;
+    for (const text of ['pg_catalog.pg_class', 'pg_class', 'PG_CATALOG.PG_CLASS', 'information_schema.sql_features']) {
+      const e = await failure(text);
+      expect(e.code).toBe('bad_input');
+      expect(e.userMessage).toMatch(/system catalog table/);
+      expect(e.userMessage).toContain('--catalog');
+    }
+    // A TOAST table is refused either way (not a table one vacuums by name).
+    expect((await failure(toast)).code).toBe('bad_input');
+    expect(await resolveRelation(bot, 'pg_catalog.pg_class', { catalog: true })).toMatchObject({ schema: 'pg_catalog', name: 'pg_class', relkind: 'r' });
+    expect(await resolveRelation(bot, 'information_schema.sql_features', { catalog: true })).toMatchObject({ schema: 'information_schema' });
+  });
+
+  it('a user table whose name merely looks like a catalog is not refused', async () => {
+    // (Schema names starting with pg_ are reserved, so pg_toastish-like schemas are covered below.)
+    await bot.query(`CREATE TABLE pg_catalog_copy (id int); CREATE TABLE information_schema_notes (id int)`);
+    expect(await resolveRelation(bot, 'pg_catalog_copy')).toMatchObject({ schema: 'public' });
+    expect(await resolveRelation(bot, 'information_schema_notes')).toMatchObject({ schema: 'public' });
+  });
+});
+
+describe('isCatalogSchema', () => {
+  it('names the system schemas and nothing else', () => {
+    for (const s of ['pg_catalog', 'information_schema', 'pg_toast', 'pg_toast_temp_3']) expect(isCatalogSchema(s)).toBe(true);
+    for (const s of ['public', 'pg_toastish', 'pg_temp_3', 'catalog', 'Information_Schema']) expect(isCatalogSchema(s)).toBe(false);
   });
 });

@@ -1,0 +1,45 @@
+/**
+ * "Did you mean …?" for mistyped verbs, targets and flags. Optimal string alignment distance
+ * (Levenshtein plus adjacent transpositions), because the usual slip is two swapped keys: `stauts`.
+ */
+export function editDistance(a: string, b: string): number {
+  const d: number[][] = Array.from({ length: a.length + 1 }, (_, i) => [i, ...Array<number>(b.length).fill(0)]);
+  for (let j = 1; j <= b.length; j++) d[0]![j] = j;
+  for (let i = 1; i <= a.length; i++) {
+    for (let j = 1; j <= b.length; j++) {
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      let v = Math.min(d[i - 1]![j]! + 1, d[i]![j - 1]! + 1, d[i - 1]![j - 1]! + cost);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) v = Math.min(v, d[i - 2]![j - 2]! + 1);
+      d[i]![j] = v;
+    }
+  }
+  return d[a.length]![b.length]!;
+}
+
+/** Words longer than this are not compared (a pasted paragraph is not a typo, and costs O(n·m)). */
+const MAX_COMPARED = 64;
+
+/**
+ * The closest candidates to `word` (at most two, ties in the given order), or none when nothing is
+ * close: one edit for short words, two from five characters on, so `ru` does not become `runs`.
+ */
+export function closest(word: string, candidates: Iterable<string>): string[] {
+  const w = word.toLowerCase();
+  if (!w || w.length > MAX_COMPARED) return [];
+  const limit = w.length >= 5 ? 2 : 1;
+  let best = Infinity;
+  let out: string[] = [];
+  for (const c of new Set(candidates)) {
+    const dist = editDistance(w, c.toLowerCase());
+    if (dist === 0 || dist > limit) continue;
+    if (dist < best) [best, out] = [dist, [c]];
+    else if (dist === best) out.push(c);
+  }
+  return out.slice(0, 2);
+}
+
+/** ` Did you mean \`status\`?` (with a leading space), or '' when nothing is close. */
+export function didYouMean(word: string, candidates: Iterable<string>, prefix = ''): string {
+  const hits = closest(word, candidates);
+  return hits.length ? ` Did you mean ${hits.map((h) => `\`${prefix}${h}\``).join(' or ')}?` : '';
+}
