@@ -5,11 +5,14 @@ import { ApproverDirectory } from './approvals/usergroups.js';
 import { metadataSealerFor } from './slack/metadata.js';
 import type { AppConfig } from './config.js';
 import type { HandlerDeps } from './handlers/deps.js';
+import { DrillScheduler } from './jobs/drills.js';
 import { Housekeeping, sweep } from './jobs/maintenance.js';
 import { RunQueue } from './jobs/queue.js';
 import { RunWorker } from './jobs/worker.js';
 import { createLogger, type Logger } from './log.js';
+import { backupVerify } from './runbooks/backup-verify.js';
 import { defaultRegistry } from './runbooks/index.js';
+import { Registry } from './runbooks/registry.js';
 import { Notifier } from './slack/notifier.js';
 import { Metrics } from './metrics.js';
 import { openStatePool } from './store/db.js';
@@ -69,7 +72,9 @@ export async function startBot(config: AppConfig, opts: StartOptions = {}): Prom
   const metrics = new Metrics({ defaults: true });
   const notifier = new Notifier(progressClient, log, { onRateLimited: () => metrics.slackRateLimited.inc(), ...(opts.notifierIntervalMs !== undefined ? { minIntervalMs: opts.notifierIntervalMs, updateIntervalMs: opts.notifierIntervalMs } : {}) });
   const interactive = new WebClient(config.slackBotToken, { ...apiOpts, retryConfig: { retries: 2 } });
-  const registry = defaultRegistry();
+  // `backup verify` joins here until src/runbooks/index.ts lists it (then this adds nothing).
+  const listed = defaultRegistry();
+  const registry = listed.get(backupVerify.name) ? listed : new Registry([...listed.all(), backupVerify]);
   const permalink = async (channel: string, ts: string) => {
     try {
       return (await interactive.chat.getPermalink({ channel, message_ts: ts })).permalink;
@@ -91,6 +96,7 @@ export async function startBot(config: AppConfig, opts: StartOptions = {}): Prom
 
   let worker: RunWorker | undefined;
   let housekeeping: Housekeeping | undefined;
+  let drills: DrillScheduler | undefined;
   if (role !== 'web') {
     worker = new RunWorker(base, conn, {
       ...(opts.lockDurationMs ? { lockDurationMs: opts.lockDurationMs } : {}),
@@ -99,6 +105,9 @@ export async function startBot(config: AppConfig, opts: StartOptions = {}): Prom
     housekeeping = new Housekeeping(base, queue, conn, opts.housekeepingEveryMs);
     // Re-enqueue what Postgres says is pending (Redis may have been wiped while we were down).
     await sweep(base, queue).catch((err) => log.error({ err: (err as Error).message }, 'initial sweep failed'));
+    // Backup drills: schedulers re-upserted from Postgres now and on every housekeeping tick.
+    drills = new DrillScheduler({ ...base, queue }, conn, opts.housekeepingEveryMs);
+    await drills.sync();
   }
 
   let server: Server | undefined;
@@ -144,6 +153,7 @@ export async function startBot(config: AppConfig, opts: StartOptions = {}): Prom
       if (app) await app.stop().catch(() => undefined);
       if (worker) await worker.close();
       if (housekeeping) await housekeeping.close().catch(() => undefined);
+      if (drills) await drills.close().catch(() => undefined);
       await notifier.idle();
       await queue.close().catch(() => undefined);
       if (edgeRedis) await edgeRedis.quit().catch(() => edgeRedis?.disconnect());

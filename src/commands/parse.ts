@@ -12,6 +12,9 @@ export type Command =
   | { kind: 'audit'; verify: boolean; target?: string; sinceSeconds: number }
   | { kind: 'runs'; target?: string }
   | { kind: 'run'; id: string }
+  /** `backup drill <target> --every D` (schedule) or `--off` (remove). */
+  | { kind: 'drill'; target: Target; off: boolean; everySeconds?: number }
+  | { kind: 'drills' }
   | { kind: 'runbook'; runbook: Runbook; target: Target; args: unknown; reason?: string; missing: string[]; raw: Record<string, unknown> }
   /** A runbook verb typed without its target: the door opens the verb's form with a target picker. */
   | { kind: 'form'; runbook: Runbook; reason?: string; raw: Record<string, unknown> };
@@ -92,11 +95,15 @@ function parseFlags(words: string[], spec: Runbook['grammar']['flags'], verb: st
 
 export function parseCommand(text: string, registry: Registry, targets: TargetsConfig): Command {
   const words = tokenize(text);
-  const verb = (words[0] ?? 'help').toLowerCase();
-  const rest = words.slice(1);
+  const first = (words[0] ?? 'help').toLowerCase();
+  // Two-word verbs: `backup verify` is a runbook; `backup drill` / `backup drills` manage its schedule.
+  const sub = first === 'backup' ? words[1]?.toLowerCase() : undefined;
+  if (first === 'backup' && sub !== 'verify') return parseBackup(sub, words.slice(2), targets);
+  const verb = sub ? `${first} ${sub}` : first;
+  const rest = words.slice(sub ? 2 : 1);
   switch (verb) {
     case 'help':
-      return rest[0] ? { kind: 'help', verb: rest[0].toLowerCase() } : { kind: 'help' };
+      return rest[0] ? { kind: 'help', verb: rest.slice(0, rest[0].toLowerCase() === 'backup' && rest[1] ? 2 : 1).join(' ').toLowerCase() } : { kind: 'help' };
     case 'targets':
       return { kind: 'targets' };
     case 'runs': {
@@ -152,6 +159,29 @@ function formFor(runbook: Runbook, flags: Record<string, unknown>): Command {
   const raw = Object.fromEntries(Object.entries(flags).filter(([k]) => k !== 'reason'));
   const reason = typeof flags.reason === 'string' ? flags.reason.slice(0, INPUT_LIMITS.reason) : undefined;
   return { kind: 'form', runbook, raw, ...(reason ? { reason } : {}) };
+}
+
+const DRILL_USAGE = '/db backup drill <target> --every 7d | --off';
+const DRILL_FLAGS: Runbook['grammar']['flags'] = {
+  every: { kind: 'duration', help: 'how often to verify the newest dump, like 7d' },
+  off: { kind: 'bool', help: "remove the target's drill" },
+};
+
+function parseBackup(sub: string | undefined, words: string[], targets: TargetsConfig): Command {
+  if (sub === 'drills') {
+    if (words.length) throw badInput('`/db backup drills` takes no arguments: it lists every drill.');
+    return { kind: 'drills' };
+  }
+  if (sub !== 'drill') {
+    throw badInput('`/db backup` needs `verify`, `drill` or `drills`: `/db backup verify <target> [snapshot]`, `/db backup drill <target> --every 7d` (or `--off`), `/db backup drills`.');
+  }
+  const { positionals, flags } = parseFlags(words, DRILL_FLAGS, 'backup drill');
+  const target = resolveTarget(positionals[0], targets, 'backup drill', DRILL_USAGE);
+  if (positionals.length > 1) throw badInput(`Too many arguments for \`/db backup drill\`: \`${clip(positionals.slice(1).join(' '), 60)}\`. Usage: \`${DRILL_USAGE}\`.`);
+  const every = flags.every as number | undefined;
+  const off = flags.off === true;
+  if (off === (every !== undefined)) throw badInput(`\`/db backup drill\` takes \`--every 7d\` to schedule a drill or \`--off\` to remove it (one of the two). Usage: \`${DRILL_USAGE}\`.`);
+  return every === undefined ? { kind: 'drill', target, off } : { kind: 'drill', target, off, everySeconds: every };
 }
 
 /** zod errors become one readable line naming the argument and what would be right. */

@@ -2,6 +2,7 @@ import type { App } from '@slack/bolt';
 import { parseCommand, type Command } from '../commands/parse.js';
 import { helpMessage, targetsMessage, verbHelpMessage } from '../commands/help.js';
 import { DbopsError, userMessageOf } from '../errors.js';
+import { listDrillsMessage, removeDrill, scheduleDrill } from '../jobs/drill-commands.js';
 import { submitRequest } from '../jobs/request.js';
 import { auditMessage, auditVerifyMessage, errorMessage, runDetailMessage, runsMessage, userError } from '../slack/messages.js';
 import { slackUserId } from '../slack/metadata.js';
@@ -68,6 +69,13 @@ export function registerCommand(app: App, deps: HandlerDeps): void {
         case 'audit':
           if (cmd.verify) return await respondWith(respond, auditVerifyMessage(await verifyAudit(deps.pool)));
           return await respondWith(respond, auditMessage(await listAudit(deps.pool, { ...(cmd.target ? { target: cmd.target } : {}), sinceSeconds: cmd.sinceSeconds }), `${cmd.target ? `for ${cmd.target} ` : ''}(last ${Math.round(cmd.sinceSeconds / 3600) || 1}h)`));
+        case 'drills':
+          return await respondWith(respond, await listDrillsMessage(deps.pool));
+        case 'drill':
+          return await respondWith(
+            respond,
+            cmd.off ? await removeDrill(deps.pool, cmd.target, command.user_id, command.channel_id) : await scheduleDrill(deps.pool, cmd.target, cmd.everySeconds!, command.user_id, command.channel_id),
+          );
         case 'runbook': {
           const reply = await submitRequest(deps, { runbook: cmd.runbook, target: cmd.target, args: cmd.args, requester: command.user_id, channel: command.channel_id, ...(cmd.reason ? { reason: cmd.reason } : {}) });
           return await respondWith(respond, reply.message, reply.visibility, log);

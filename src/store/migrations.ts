@@ -93,6 +93,30 @@ const MIGRATIONS: ReadonlyArray<{ id: number; name: string; sql: string }> = [
       ALTER TABLE runs ADD COLUMN lease_expires_at timestamptz;
     `,
   },
+  {
+    id: 3,
+    name: 'backup drills',
+    sql: `
+      -- One scheduled backup verification per target. The source of truth: BullMQ's job schedulers
+      -- are re-created from these rows (a Redis wipe loses nothing). Firings happen at
+      -- anchor_at + k * every_ms; last_job_id dedupes a redelivered firing; reported_run_id marks
+      -- the run whose result has been posted.
+      CREATE TABLE backup_drills (
+        target text PRIMARY KEY,
+        every_ms bigint NOT NULL CHECK (every_ms >= 1000),
+        anchor_at timestamptz NOT NULL,
+        created_by text NOT NULL,
+        created_at timestamptz NOT NULL DEFAULT now(),
+        updated_at timestamptz NOT NULL DEFAULT now(),
+        last_job_id text,
+        last_fired_at timestamptz,
+        last_run_id text,
+        last_outcome text,
+        last_detail text,
+        reported_run_id text
+      );
+    `,
+  },
 ];
 
 /** Applies pending migrations under an advisory lock so replicas starting together don't race. */
