@@ -6,11 +6,12 @@ import type pg from 'pg';
 import { connect, createTestDatabase } from '../helpers/db.js';
 import { APPROVER2, eventually, INCIDENTS, OPS, REQUESTER, startTestBot, stateQuery, targetsYaml, textOf, type TestBot } from '../helpers/bot.js';
 
-const FORMS = ['<!channel>', '<!here>', '<@U0APPROVER>', '<https://evil.example|click>'];
+// A user who is not an approver: approval cards @-mention the approvers on purpose.
+const FORMS = ['<!channel>', '<!here>', '<@U0VICTIM>', '<https://evil.example|click>'];
 const HOSTILE = FORMS.join(' ');
 // PostgreSQL names (tables, application_name) hold up to 63 bytes: two smaller hostile names.
 const TABLE_A = '<!channel> <https://evil.example|click>';
-const TABLE_B = '<@U0APPROVER> <!here>';
+const TABLE_B = '<@U0VICTIM> <!here>';
 
 let tb: TestBot;
 let target: Awaited<ReturnType<typeof createTestDatabase>>;
@@ -109,7 +110,7 @@ describe('hostile text in every free-text field', () => {
       'status <!channel>',
       'vacuum demo <!here>',
       `vacuum demo "${TABLE_B} x"`,
-      'kill demo <@U0APPROVER>',
+      'kill demo <@U0VICTIM>',
       'cancel demo <https://evil.example|click>',
       'connections demo --<!here>',
       'connections demo --older-than <!channel>',
@@ -145,9 +146,9 @@ describe('hostile text in every free-text field', () => {
 
     // Not vacuous: the hostile text did reach Slack, shown as text.
     const joined = all.flatMap((m) => m.strings).join('\n');
-    expect(joined).toContain('&lt;!channel&gt; &lt;!here&gt; &lt;@U0APPROVER&gt; &lt;https://evil.example|click&gt;');
+    expect(joined).toContain('&lt;!channel&gt; &lt;!here&gt; &lt;@U0VICTIM&gt; &lt;https://evil.example|click&gt;');
     expect(joined).toContain('&lt;!channel&gt; &lt;https://evil.example|click&gt;');
-    expect(joined).toContain('&lt;@U0APPROVER&gt; &lt;!here&gt;');
+    expect(joined).toContain('&lt;@U0VICTIM&gt; &lt;!here&gt;');
     const threadPost = tb.fake.callsOf('chat.postMessage').find((c) => c.args.thread_ts === cardTs && /denied/.test(textOf(c.args as never)))!;
     expect(textOf(threadPost.args as never)).toContain('&lt;!channel&gt;');
     // The one mention the bot means stays a mention.

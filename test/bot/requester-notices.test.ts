@@ -56,9 +56,13 @@ it('approved → started → finished: the requester hears each, with who approv
   expect(finished).toMatch(/VACUUM FULL public\.orders/);
   expect(finished).toMatch(/<https?:\/\/[^|>]+\|Progress thread>/);
 
-  // The decided card no longer says "Approval needed" and no longer pings anyone.
-  const last = tb.fake.callsOf('chat.update').filter((c) => c.args.ts === cardTs).at(-1)!;
-  const lastText = `${String(last.args.text)}\n${textOf(last.args as never)}`;
+  // The decided card no longer says "Approval needed" and no longer pings anyone (its last update
+  // may still be on its way through the channel's lane when the notice arrives).
+  const lastText = await eventually(() => {
+    const last = tb.fake.callsOf('chat.update').filter((c) => c.args.ts === cardTs).at(-1);
+    const t = last ? `${String(last.args.text)}\n${textOf(last.args as never)}` : '';
+    return /succeeded/.test(t) && t;
+  }, 10_000, 'card shows the outcome');
   expect(lastText).not.toMatch(/Approval needed/);
   expect(lastText).not.toContain('<!subteam^S0DBAS>');
   expect(lastText).toMatch(/succeeded/);

@@ -3,7 +3,7 @@ import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger, loadConfig, startBot } from '../../src/index.js';
-import { adminQuery, bloatedTable, connect, createTestDatabase, throttleVacuum } from '../helpers/db.js';
+import { adminQuery, bloatedTable, connect, createTestDatabase } from '../helpers/db.js';
 import { eventually, OPS, REQUESTER, startTestBot, stateQuery, targetsYaml, textOf, type TestBot } from '../helpers/bot.js';
 
 // An approved step runs once, whatever Redis does: the right to execute is a lease in Postgres.
@@ -18,8 +18,26 @@ async function tableStats(table: string): Promise<{ vacuums: number; dead: numbe
   }
 }
 
-const vacuumInProgress = () =>
-  eventually(async () => (await adminQuery(`SELECT 1 FROM pg_stat_progress_vacuum p JOIN pg_database d ON d.oid = p.datid WHERE d.datname = $1`, [target.name])).rowCount, 30_000, 'VACUUM in progress on the target');
+/**
+ * Holds the step deterministically: a SHARE lock makes the bot's VACUUM wait (its lock_timeout is
+ * raised by --lock-timeout), so the step is "running" for as long as the test needs, whatever the
+ * machine's speed; `release()` lets it finish.
+ */
+async function holdTable(table: string): Promise<{ release: () => Promise<void> }> {
+  const c = await connect(target.url, 'lease-test-holder');
+  await c.query('BEGIN');
+  await c.query(`LOCK TABLE ${table} IN SHARE MODE`);
+  return { release: async () => void (await c.query('ROLLBACK'), await c.end()) };
+}
+
+/** The bot's VACUUM of `table` is waiting for its lock (so the vacuum step is in progress). */
+const vacuumWaiting = (attempt = 1) =>
+  eventually(
+    async () =>
+      (await adminQuery(`SELECT 1 FROM pg_stat_activity WHERE datname = $1 AND application_name = 'dbops' AND wait_event_type = 'Lock' AND query ILIKE 'VACUUM%'`, [target.name])).rowCount,
+    30_000,
+    `VACUUM (attempt ${attempt}) waiting on the held table`,
+  );
 
 async function runOf(tb: TestBot, table: string): Promise<{ id: string }> {
   return eventually(async () => (await stateQuery(tb, `SELECT id FROM runs WHERE runbook = 'vacuum' AND args->>'table' = $1`, [table])).rows[0], 15_000, `run for ${table}`);
@@ -43,13 +61,7 @@ async function wipeRedis(prefix: string): Promise<void> {
 
 beforeAll(async () => {
   target = await createTestDatabase('lease');
-  // Slow VACUUM so Redis can be wiped (and leases stolen) while the step is running.
-  await throttleVacuum(target.name, '10ms', 10);
-  // Sized for the throttle: "wiped" must outlast a Redis wipe plus several housekeeping sweeps
-  // (~10 s of VACUUM), "stolen" a lease takeover; "doubled" only needs both jobs to be picked up.
-  await bloatedTable(target.url, 'wiped', 16_000, 200);
-  await bloatedTable(target.url, 'stolen', 8_000, 200);
-  await bloatedTable(target.url, 'doubled', 3_000, 200);
+  for (const t of ['wiped', 'stolen', 'doubled']) await bloatedTable(target.url, t, 3_000, 200);
 });
 afterAll(async () => {
   await target?.drop();
@@ -65,9 +77,10 @@ describe('one process (web + worker)', () => {
   });
 
   it('Redis flushed mid-step: the running step is not re-enqueued, VACUUM ran once, one result message', async () => {
-    await tb.wire.slashCommand({ text: 'vacuum demo wiped', userId: REQUESTER, channelId: OPS });
+    const held = await holdTable('wiped');
+    await tb.wire.slashCommand({ text: 'vacuum demo wiped --lock-timeout 2m', userId: REQUESTER, channelId: OPS });
     const run = await runOf(tb, 'wiped');
-    await vacuumInProgress();
+    await vacuumWaiting();
     await wipeRedis(tb.env.DBOPS_QUEUE_PREFIX!);
     // Housekeeping reschedules itself and sweeps every second: let it sweep several times mid-step.
     const redis = new Redis('redis://127.0.0.1:6379');
@@ -78,7 +91,8 @@ describe('one process (web + worker)', () => {
     }
     await new Promise((r) => setTimeout(r, 3000));
     const mid = (await stateQuery(tb, `SELECT r.state, s.state AS step FROM runs r JOIN run_steps s ON s.run_id = r.id AND s.name = 'vacuum' WHERE r.id = $1`, [run.id])).rows[0];
-    expect(mid).toEqual({ state: 'running', step: 'running' }); // the sweep happened while the step ran
+    expect(mid).toEqual({ state: 'running', step: 'running' }); // the sweeps happened while the step ran
+    await held.release();
 
     const done = await finished(tb, run.id);
     expect(done).toEqual({ state: 'succeeded', attempts: 1 });
@@ -91,12 +105,16 @@ describe('one process (web + worker)', () => {
   }, 150_000);
 
   it('a worker whose lease is taken over stands down without recording its step; the run resumes at that step once the lease expires', async () => {
-    await tb.wire.slashCommand({ text: 'vacuum demo stolen', userId: REQUESTER, channelId: OPS });
+    const held = await holdTable('stolen');
+    await tb.wire.slashCommand({ text: 'vacuum demo stolen --lock-timeout 2m', userId: REQUESTER, channelId: OPS });
     const run = await runOf(tb, 'stolen');
-    await vacuumInProgress();
+    await vacuumWaiting();
     // Another executor claims the run (fence bumped) and then dies: its lease runs out in 2 s.
     await stateQuery(tb, `UPDATE runs SET lease_fence = lease_fence + 1, lease_owner = 'elsewhere', lease_expires_at = now() + interval '2 seconds' WHERE id = $1`, [run.id]);
     await eventually(() => tb.logs.some((l) => l.includes(run.id) && l.includes('standing down')), 15_000, 'first executor stands down');
+    // The takeover (after the stolen lease expires) starts the vacuum step again; then let it run.
+    await eventually(async () => (await stateQuery(tb, `SELECT 1 FROM run_steps WHERE run_id = $1 AND name = 'vacuum' AND attempts = 2`, [run.id])).rowCount, 20_000, 'second attempt of the vacuum step');
+    await held.release();
 
     const done = await finished(tb, run.id);
     expect(done.state).toBe('succeeded');
