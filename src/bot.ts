@@ -36,6 +36,8 @@ export interface StartOptions {
   housekeepingEveryMs?: number;
   /** Spacing of run output per channel and of chat.update workspace-wide (tests shorten it). */
   notifierIntervalMs?: number;
+  /** Jobs one worker process executes at once (default 4); parked (polling) runs hold none. */
+  workerConcurrency?: number;
 }
 
 export interface RunningBot {
@@ -101,6 +103,7 @@ export async function startBot(config: AppConfig, opts: StartOptions = {}): Prom
     worker = new RunWorker(base, conn, {
       ...(opts.lockDurationMs ? { lockDurationMs: opts.lockDurationMs } : {}),
       ...(opts.shutdownGraceMs ? { shutdownGraceMs: opts.shutdownGraceMs } : {}),
+      ...(opts.workerConcurrency ? { concurrency: opts.workerConcurrency } : {}),
     });
     housekeeping = new Housekeeping(base, queue, conn, opts.housekeepingEveryMs);
     // Re-enqueue what Postgres says is pending (Redis may have been wiped while we were down).

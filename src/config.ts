@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { resolvePolicy, type EffectivePolicy } from './approvals/policy.js';
 import { parseDuration } from './duration.js';
 import { registerSecret } from './log.js';
+import type { BackupsConfig } from './providers/types.js';
 
 /** Thrown at start-up with one line per problem; main prints them and exits 1 (no stack trace). */
 export class ConfigError extends Error {
@@ -57,8 +58,22 @@ const targetSchema = z
     maxSessions: z.number().int().min(1).max(100_000).optional(),
     /** Sessions one bot process may hold on this target at once; 2+ so a VACUUM step (work + poll) fits. */
     maxBotSessions: z.number().int().min(2).max(100).optional(),
-    aws: z.object({ region: z.string(), instance: z.string().optional(), cluster: z.string().optional() }).optional(),
-    azure: z.object({ subscription: z.string(), resourceGroup: z.string(), server: z.string() }).optional(),
+    // Where the provider layer (src/providers) finds the engine's resources; credentials never live here.
+    aws: z.object({ region: z.string(), instance: z.string().optional(), cluster: z.string().optional(), roleArn: z.string().regex(/^arn:aws[\w-]*:iam::\d{12}:role\/.+$/, 'must be an IAM role ARN').optional() }).strict().optional(),
+    azure: z.object({ subscription: z.string().uuid('must be a subscription UUID'), resourceGroup: z.string(), server: z.string() }).optional(),
+    backups: z
+      .object({
+        /** A directory path or s3://bucket/prefix, shared by every worker. */
+        store: z.string().min(1),
+        keep: z.number().int().min(1).max(1000).optional(),
+        keepDays: z.number().int().min(1).max(3650).optional(),
+        jobs: z.number().int().min(1).max(64).optional(),
+        /** A postgres:// URL for verify's scratch databases; `${VAR}` like `url`, a secret. */
+        scratchUrl: z.string().optional(),
+        s3: z.object({ region: z.string().optional(), forcePathStyle: z.boolean().optional() }).strict().optional(),
+      })
+      .strict()
+      .optional(),
   })
   .strict();
 
@@ -93,8 +108,10 @@ export interface Target {
   readonly maxSessions: number;
   /** Size of the bot's session pool on this target, per bot process (default 3). */
   readonly maxBotSessions: number;
-  readonly aws?: { region: string; instance?: string; cluster?: string };
+  readonly aws?: { region: string; instance?: string; cluster?: string; roleArn?: string };
   readonly azure?: { subscription: string; resourceGroup: string; server: string };
+  /** Snapshot/dump store and retention (src/providers/types.ts BackupsConfig); scratchUrl resolved like url. */
+  readonly backups?: BackupsConfig;
 }
 
 export interface TargetsConfig {
@@ -211,6 +228,14 @@ export function loadTargets(path: string, env: NodeJS.ProcessEnv = process.env):
     if (t.engine === 'aws-aurora' && !t.aws?.cluster) problems.push(`${path}: targets.${name}: engine aws-aurora needs aws.cluster`);
     if (t.engine === 'azure-flexible' && !t.azure) problems.push(`${path}: targets.${name}: engine azure-flexible needs azure.{subscription,resourceGroup,server}`);
     registerSecret(url);
+    let backups: BackupsConfig | undefined;
+    if (t.backups) {
+      const { scratchUrl: rawScratch, ...rest } = t.backups;
+      const scratchUrl = rawScratch === undefined ? undefined : expandEnv(rawScratch, env, `${path}: targets.${name}.backups.scratchUrl`, problems);
+      if (scratchUrl && !/^postgres(ql)?:\/\//.test(scratchUrl)) problems.push(`${path}: targets.${name}.backups.scratchUrl must resolve to a postgres:// URL`);
+      registerSecret(scratchUrl);
+      backups = { ...rest, ...(scratchUrl ? { scratchUrl } : {}) };
+    }
     targets.set(name, {
       name,
       environment: t.environment,
@@ -228,6 +253,7 @@ export function loadTargets(path: string, env: NodeJS.ProcessEnv = process.env):
       maxBotSessions: t.maxBotSessions ?? 3,
       ...(t.aws ? { aws: t.aws } : {}),
       ...(t.azure ? { azure: t.azure } : {}),
+      ...(backups ? { backups } : {}),
     });
   }
   if (problems.length) throw new ConfigError(problems);

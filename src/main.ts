@@ -38,7 +38,8 @@ async function main(): Promise<void> {
     const ms = (v: string | undefined) => (v && /^\d+$/.test(v) ? Number(v) : undefined);
     const lockDurationMs = ms(process.env.DBOPS_LOCK_DURATION_MS);
     const shutdownGraceMs = ms(process.env.DBOPS_SHUTDOWN_GRACE_MS);
-    bot = await startBot(config, { role, logger: log, ...(lockDurationMs ? { lockDurationMs } : {}), ...(shutdownGraceMs ? { shutdownGraceMs } : {}) });
+    const workerConcurrency = ms(process.env.DBOPS_WORKER_CONCURRENCY);
+    bot = await startBot(config, { role, logger: log, ...(lockDurationMs ? { lockDurationMs } : {}), ...(shutdownGraceMs ? { shutdownGraceMs } : {}), ...(workerConcurrency ? { workerConcurrency } : {}) });
   } catch (err) {
     // The real reason on one line (the server's message, not only its SQLSTATE), secrets redacted:
     // this goes to the terminal or the container log, which do not pass through the logger.

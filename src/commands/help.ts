@@ -2,8 +2,9 @@ import { describePolicy } from '../approvals/policy.js';
 import type { TargetsConfig } from '../config.js';
 import type { Registry } from '../runbooks/registry.js';
 import type { Runbook } from '../runbooks/runbook.js';
-import { code, context, esc, fitMessage, header, section } from '../slack/blocks.js';
+import { code, codeBlock, context, esc, fitMessage, header, section } from '../slack/blocks.js';
 import { errorMessage, type Message } from '../slack/messages.js';
+import { enginesLine, engineVerbs, matrixTable, targetVerbsLine } from './capability-matrix.js';
 
 /**
  * Examples are written for a target called `orders-prod` (or with a `<target>` token); they are shown
@@ -62,6 +63,8 @@ export function helpMessage(registry: Registry, targets?: TargetsConfig): Messag
       header('dbops: /db commands'),
       ...runbooks,
       section(`*Everything else*\n${meta.join('\n')}`),
+      // Engine-backed verbs depend on the target's engine; every other verb runs SQL and works everywhere.
+      ...(engineVerbs(registry.verbs()).length ? [section(`*What each engine supports*\n${codeBlock(matrixTable(engineVerbs(registry.verbs())))}\nEvery other verb works on all engines. \`/db targets\` shows each target's engine.`)] : []),
       context('Risk: *read* runs at once · *change* is queued · *destructive* needs a second person’s approval. `/db help <verb>` for details and examples. Add `--reason "…"` to any request.'),
     ]),
   };
@@ -79,7 +82,7 @@ export function verbHelpMessage(registry: Registry, verb: string, targets?: Targ
   const flags = Object.entries(rb.grammar.flags).map(([f, d]) => `• \`--${f}${d.kind === 'bool' ? '' : d.kind === 'duration' ? ' 10m' : ' VALUE'}\` — ${esc(d.help)}`);
   const blocks = [
     header(`/db ${rb.name}`),
-    section(`${esc(rb.summary)}\n*Usage:* ${code(rb.usage, 200)}\n*Risk:* ${riskOf(rb)}`),
+    section(`${esc(rb.summary)}\n*Usage:* ${code(rb.usage, 200)}\n*Risk:* ${riskOf(rb)}${enginesLine(rb.name) ? `\n*Engines:* ${esc(enginesLine(rb.name)!)}` : ''}`),
     section(`*Arguments*\n• \`target\` — a name from \`/db targets\`\n${args.join('\n')}`),
   ];
   if (flags.length) blocks.push(section(`*Flags*\n${flags.join('\n')}\n• \`--reason "…"\` — why; shown on cards and in the audit log`));
@@ -89,7 +92,7 @@ export function verbHelpMessage(registry: Registry, verb: string, targets?: Targ
 
 export function targetsMessage(targets: TargetsConfig): Message {
   // The effective policy per target, so nobody has to work out the merge of file and target rules.
-  const rows = [...targets.targets.values()].map((t) => `• ${code(t.name, 60)} — ${esc(t.engine)}, *${esc(t.environment)}*\n      ${esc(describePolicy(t.effective))}`);
+  const rows = [...targets.targets.values()].map((t) => `• ${code(t.name, 60)} — ${esc(t.engine)}, *${esc(t.environment)}*\n      ${esc(describePolicy(t.effective))}${targetVerbsLine(t) ? `\n      ${esc(targetVerbsLine(t))}` : ''}`);
   return {
     text: 'dbops targets',
     blocks: fitMessage([
