@@ -8,6 +8,11 @@ import {
   type RDSClient,
 } from '@aws-sdk/client-rds';
 import { awsError } from './aws-errors.js';
+import { auroraTopology, pollAwsFailover, startAwsFailover } from './aws-failover.js';
+import type { AwsOps } from './aws-ops.js';
+import { pollAwsRetention, startAwsRetention } from './aws-retention.js';
+import { auroraScaling, pollAuroraScale, startAuroraScale } from './aws-scale.js';
+import type { FailoverRequest, OperationCheckpoint, OperationPoll, ScalingRange, Topology } from './emergency.js';
 import { progressOf, toSnapshot } from './aws-snapshot.js';
 import { selectSnapshots } from './list.js';
 import { ProviderError } from './errors.js';
@@ -95,6 +100,30 @@ export class AwsAuroraProvider implements Provider {
     } catch (err) {
       throw awsError(this.engine, this.#what, err);
     }
+  }
+
+  // Emergency operations (aws-failover.ts, aws-scale.ts, aws-retention.ts) on the same client and cluster.
+  get #ops(): AwsOps {
+    return { engine: this.engine, rds: this.#rds, id: this.#cluster };
+  }
+  topology(): Promise<Topology> {
+    return auroraTopology(this.#ops);
+  }
+  async startFailover(req: FailoverRequest): Promise<OperationCheckpoint> {
+    return startAwsFailover(this.#ops, req, await this.topology());
+  }
+  scaling(): Promise<ScalingRange> {
+    return auroraScaling(this.#ops);
+  }
+  startScale(range: { min: number; max: number }): Promise<OperationCheckpoint> {
+    return startAuroraScale(this.#ops, range);
+  }
+  startRetention(days: number): Promise<OperationCheckpoint> {
+    return startAwsRetention(this.#ops, days);
+  }
+  pollOperation(cp: OperationCheckpoint): Promise<OperationPoll> {
+    if (cp.kind === 'failover') return pollAwsFailover(this.#ops, cp);
+    return cp.kind === 'scale' ? pollAuroraScale(this.#ops, cp) : pollAwsRetention(this.#ops, cp);
   }
 
   async #describe(id: string): Promise<DBClusterSnapshot> {

@@ -9,6 +9,10 @@ import {
   type RDSClient,
 } from '@aws-sdk/client-rds';
 import { awsError } from './aws-errors.js';
+import { pollAwsFailover, rdsTopology, startAwsFailover } from './aws-failover.js';
+import type { AwsOps } from './aws-ops.js';
+import { pollAwsRetention, startAwsRetention } from './aws-retention.js';
+import type { FailoverRequest, OperationCheckpoint, OperationPoll, Topology } from './emergency.js';
 import { progressOf, toSnapshot } from './aws-snapshot.js';
 import { selectSnapshots } from './list.js';
 import { ProviderError } from './errors.js';
@@ -112,6 +116,23 @@ export class AwsRdsProvider implements Provider {
     } catch (err) {
       throw awsError(this.engine, this.#what, err);
     }
+  }
+
+  // Emergency operations (aws-failover.ts, aws-retention.ts) on the same client and instance.
+  get #ops(): AwsOps {
+    return { engine: this.engine, rds: this.#rds, id: this.#instance };
+  }
+  topology(): Promise<Topology> {
+    return rdsTopology(this.#ops);
+  }
+  async startFailover(req: FailoverRequest): Promise<OperationCheckpoint> {
+    return startAwsFailover(this.#ops, req, await this.topology());
+  }
+  startRetention(days: number): Promise<OperationCheckpoint> {
+    return startAwsRetention(this.#ops, days);
+  }
+  pollOperation(cp: OperationCheckpoint): Promise<OperationPoll> {
+    return cp.kind === 'failover' ? pollAwsFailover(this.#ops, cp) : pollAwsRetention(this.#ops, cp);
   }
 
   async #describe(id: string): Promise<DBSnapshot> {

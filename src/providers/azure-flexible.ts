@@ -1,5 +1,7 @@
 import type { BackupAutomaticAndOnDemand, PostgreSQLManagementFlexibleServerClient } from '@azure/arm-postgresql-flexible';
 import { azureError } from './azure-errors.js';
+import { azureTopology, pollAzureOperation, startAzureFailover, startAzureRetention, type AzureOps } from './azure-emergency.js';
+import type { FailoverRequest, OperationCheckpoint, OperationPoll, Topology } from './emergency.js';
 import { selectSnapshots } from './list.js';
 import { ENGINE_CAPABILITIES } from './capabilities.js';
 import type { Capability, ListOptions, PollResult, Provider, RestorableWindow, Snapshot, SnapshotCheckpoint, StartResult } from './provider.js';
@@ -100,6 +102,23 @@ export class AzureFlexibleProvider implements Provider {
     } catch (err) {
       throw azureError(this.#what, err);
     }
+  }
+
+  // Emergency operations (azure-emergency.ts) on the same client and server.
+  get #ops(): AzureOps {
+    return { client: this.#client, resourceGroup: this.#rg, server: this.#server, pollIntervalMs: this.#interval };
+  }
+  topology(): Promise<Topology> {
+    return azureTopology(this.#ops);
+  }
+  async startFailover(req: FailoverRequest): Promise<OperationCheckpoint> {
+    return startAzureFailover(this.#ops, req, await this.topology());
+  }
+  startRetention(days: number): Promise<OperationCheckpoint> {
+    return startAzureRetention(this.#ops, days);
+  }
+  pollOperation(cp: OperationCheckpoint): Promise<OperationPoll> {
+    return pollAzureOperation(this.#ops, cp);
   }
 
   async #find(id: string): Promise<BackupAutomaticAndOnDemand | undefined> {

@@ -4,6 +4,7 @@
  * lists it in `capabilities`, so help and `/db targets` can derive the capability matrix and a verb
  * the engine cannot do is refused before a run starts.
  */
+import type { FailoverRequest, OperationCheckpoint, OperationPoll, ScalingRange, Topology } from './emergency.js';
 import type { ProviderEngine } from './types.js';
 
 /** What an engine can do. Later issues add their verbs here and the optional method beside it. */
@@ -16,10 +17,11 @@ export type Capability =
   | 'restore' // later: restoreSnapshot
   | 'pitr' // later: restoreToTime
   | 'rename' // later
-  | 'failover' // later
-  | 'scale'; // later
+  | 'failover' // topology + startFailover + pollOperation (emergency.ts)
+  | 'scale' // Aurora Serverless v2: scaling + startScale + pollOperation
+  | 'retention'; // startRetention + pollOperation (the current value is restorableWindow's retentionDays)
 
-export const ALL_CAPABILITIES: readonly Capability[] = ['snapshot', 'list', 'window', 'prune', 'verify', 'restore', 'pitr', 'rename', 'failover', 'scale'];
+export const ALL_CAPABILITIES: readonly Capability[] = ['snapshot', 'list', 'window', 'prune', 'verify', 'restore', 'pitr', 'rename', 'failover', 'scale', 'retention'];
 
 export type SnapshotType = 'manual' | 'automated';
 /** Normalised; `engineStatus` keeps the engine's own word for the user ("backing-up", "copying"…). */
@@ -134,4 +136,12 @@ export interface Provider {
   verify?(snapshotId?: string, opts?: CallOptions): Promise<VerifyReport>;
   // Later issues: restoreSnapshot?, restoreToTime?, rename?, failover?, scale?, setRetention?,
   // each returning StartResult/PollResult-style checkpoints like snapshots do.
+
+  // Emergency operations (types in emergency.ts): started once, then looked at with pollOperation.
+  topology?(opts?: CallOptions): Promise<Topology>;
+  startFailover?(req: FailoverRequest, opts?: CallOptions): Promise<OperationCheckpoint>;
+  scaling?(opts?: CallOptions): Promise<ScalingRange>;
+  startScale?(range: { min: number; max: number }, opts?: CallOptions): Promise<OperationCheckpoint>;
+  startRetention?(days: number, opts?: CallOptions): Promise<OperationCheckpoint>;
+  pollOperation?(checkpoint: OperationCheckpoint, opts?: CallOptions): Promise<OperationPoll>;
 }

@@ -1,16 +1,23 @@
 import { analyze } from './analyze.js';
 import { connections } from './connections.js';
+import { failover } from './failover.js';
 import { cancel, kill } from './kill.js';
 import { locks } from './locks.js';
+import { readonly } from './readonly.js';
 import { Registry } from './registry.js';
+import { retention } from './retention.js';
 import type { Runbook } from './runbook.js';
+import { scale } from './scale.js';
 import { snapshot } from './snapshot.js';
 import { snapshots } from './snapshots.js';
 import { status } from './status.js';
 import { vacuum } from './vacuum.js';
 
+/** Emergency operations (destructive unless a runbook's risk says otherwise). */
+const EMERGENCY: Runbook[] = [failover, readonly, scale, retention];
+
 /** Every runbook the bot offers; help lists exactly these (plus the meta verbs). */
-export const RUNBOOKS: Runbook[] = [status, connections, locks, vacuum, analyze, cancel, kill, snapshot, snapshots];
+export const RUNBOOKS: Runbook[] = [status, connections, locks, vacuum, analyze, cancel, kill, snapshot, snapshots, ...EMERGENCY];
 
 export function defaultRegistry(): Registry {
   return new Registry(RUNBOOKS);

@@ -1,0 +1,46 @@
+// Driving emergency runs over the wire: request, the approval card, approve, the finished run.
+import { APPROVER, eventually, INCIDENTS, OPS, REQUESTER, ask, stateQuery, textOf, type TestBot } from './bot.js';
+
+export interface Card {
+  runId: string;
+  cardTs: string;
+  text: string;
+}
+
+/** Sends `/db text`; a destructive request answers with an approval card in the incident channel. */
+export async function requestCard(tb: TestBot, text: string): Promise<Card> {
+  const before = tb.fake.callsOf('chat.postMessage').length;
+  await tb.wire.slashCommand({ text, userId: REQUESTER, channelId: OPS });
+  const card = await eventually(() => tb.fake.callsOf('chat.postMessage').slice(before).find((c) => c.args.channel === INCIDENTS && /Approval needed/.test(textOf(c.args as never))), 15_000, `approval card for ${text}`);
+  return { runId: /r_[0-9a-f]{12}/.exec(JSON.stringify(card.args))![0], cardTs: (card.response as { ts: string }).ts, text: textOf(card.args as never) };
+}
+
+export async function approve(tb: TestBot, card: Card): Promise<void> {
+  await tb.wire.blockActions({ userId: APPROVER, channelId: INCIDENTS, messageTs: card.cardTs, actionId: 'approval_approve', value: card.runId });
+}
+
+/** A change request that runs without approval: its run id from the "Queued" reply. */
+export async function queued(tb: TestBot, text: string): Promise<string> {
+  const reply = await ask(tb, text);
+  const id = /`(r_[0-9a-f]+)`/.exec(reply)?.[1];
+  if (!id || !/Queued/.test(reply)) throw new Error(`expected a queued run for "${text}", got: ${reply}`);
+  return id;
+}
+
+export interface FinishedRun {
+  state: string;
+  error: string | null;
+  headline: string | null;
+  result: { facts?: Array<{ label: string; value: string }>; warning?: string } | null;
+}
+
+export async function finished(tb: TestBot, runId: string, timeoutMs = 30_000): Promise<FinishedRun> {
+  return eventually(
+    async () => (await stateQuery(tb, `SELECT state, error, result->>'headline' AS headline, result FROM runs WHERE id = $1 AND state IN ('succeeded','failed')`, [runId])).rows[0] as FinishedRun | undefined,
+    timeoutMs,
+    `run ${runId} finished`,
+  );
+}
+
+/** A result fact's value by label. */
+export const factOf = (r: FinishedRun, label: string): string | undefined => r.result?.facts?.find((f) => f.label === label)?.value;
