@@ -61,7 +61,7 @@ it('300 concurrent /db status from a non-approver: at most maxBotSessions target
   // The pool's idle sessions are few and named; an unrelated client still connects.
   const other = await connect(target.url, 'unrelated-app');
   await other.end();
-});
+}, 150_000);
 
 it('per-user rate limit: the request over the limit is told to slow down and touches nothing', async () => {
   const user = 'U0FAST';

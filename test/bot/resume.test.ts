@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { adminQuery, connect, createTestDatabase, bloatedTable, throttleVacuum } from '../helpers/db.js';
+import { adminQuery, connect, createTestDatabase, bloatedTable } from '../helpers/db.js';
 import { eventually, OPS, REQUESTER, startTestBot, stateQuery, targetsYaml, type TestBot } from '../helpers/bot.js';
 
 let tb: TestBot;
@@ -19,9 +19,7 @@ function spawnWorker(): ChildProcess {
 
 beforeAll(async () => {
   target = await createTestDatabase('resume');
-  // Slow VACUUM down so the worker can be killed in the middle of it.
-  await throttleVacuum(target.name, '10ms', 10);
-  await bloatedTable(target.url, 'events', 40_000, 200);
+  await bloatedTable(target.url, 'events', 4_000, 200);
   // Web only in this process: runs are executed by the spawned worker processes.
   tb = await startTestBot({ targets: targetsYaml({ demo: `environment: staging\nengine: self-hosted\nurl: ${target.url}` }), start: { role: 'web' } });
 });
@@ -32,17 +30,25 @@ afterAll(async () => {
 });
 
 it('a worker SIGKILLed mid-step: the run is picked up again and completes exactly once', async () => {
+  // A session holding the table keeps the bot's VACUUM waiting inside the step, however fast the
+  // machine is: the worker is killed while its VACUUM statement is on the target.
+  const holder = await connect(target.url, 'resume-test-holder');
+  await holder.query('BEGIN');
+  await holder.query('LOCK TABLE events IN SHARE MODE');
   const first = spawnWorker();
-  await tb.wire.slashCommand({ text: 'vacuum demo events', userId: REQUESTER, channelId: OPS });
+  await tb.wire.slashCommand({ text: 'vacuum demo events --lock-timeout 2m', userId: REQUESTER, channelId: OPS });
   const run = await eventually(async () => (await stateQuery(tb, `SELECT run_id FROM run_steps WHERE name = 'vacuum' AND state = 'running'`)).rows[0], 30_000, 'vacuum step running');
-  // Let VACUUM actually be in progress on the target, then kill the worker without warning.
-  await eventually(async () => (await adminQuery(`SELECT 1 FROM pg_stat_progress_vacuum p JOIN pg_database d ON d.oid = p.datid WHERE d.datname = $1`, [target.name])).rowCount, 15_000, 'vacuum in progress');
+  await eventually(async () => (await adminQuery(`SELECT 1 FROM pg_stat_activity WHERE datname = $1 AND application_name = 'dbops' AND wait_event_type = 'Lock' AND query ILIKE 'VACUUM%'`, [target.name])).rowCount, 15_000, 'VACUUM waiting on the target');
   first.kill('SIGKILL');
   await new Promise((r) => first.once('exit', r));
   const mid = (await stateQuery(tb, `SELECT state, next_step FROM runs WHERE id = $1`, [run.run_id])).rows[0];
   expect(mid).toEqual({ state: 'running', next_step: 1 });
 
   spawnWorker();
+  // The next worker takes the run over (after the lease) and starts the step again; then let it run.
+  await eventually(async () => (await stateQuery(tb, `SELECT 1 FROM run_steps WHERE run_id = $1 AND name = 'vacuum' AND attempts = 2`, [run.run_id])).rowCount, 60_000, 'second attempt of the vacuum step');
+  await holder.query('ROLLBACK');
+  await holder.end();
   const done = await eventually(async () => (await stateQuery(tb, `SELECT state, attempts FROM runs WHERE id = $1 AND state IN ('succeeded','failed')`, [run.run_id])).rows[0], 90_000, 'run finished');
   expect(done.state).toBe('succeeded');
   expect(done.attempts).toBe(2);
