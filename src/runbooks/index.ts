@@ -1,12 +1,17 @@
 import { analyze } from './analyze.js';
+import { bloat } from './bloat.js';
 import { connections } from './connections.js';
 import { failover } from './failover.js';
+import { indexes } from './indexes.js';
 import { cancel, kill } from './kill.js';
 import { locks } from './locks.js';
 import { readonly } from './readonly.js';
 import { Registry } from './registry.js';
+import { replicationReport } from './replication.js';
 import { retention } from './retention.js';
 import type { Runbook } from './runbook.js';
+import { size } from './size.js';
+import { slow } from './slow.js';
 import { scale } from './scale.js';
 import { snapshot } from './snapshot.js';
 import { snapshots } from './snapshots.js';
@@ -16,8 +21,11 @@ import { vacuum } from './vacuum.js';
 /** Emergency operations (destructive unless a runbook's risk says otherwise). */
 const EMERGENCY: Runbook[] = [failover, readonly, scale, retention];
 
+/** Health reports (read-only, with thresholds). */
+const REPORTS: Runbook[] = [slow, bloat, indexes, replicationReport, size];
+
 /** Every runbook the bot offers; help lists exactly these (plus the meta verbs). */
-export const RUNBOOKS: Runbook[] = [status, connections, locks, vacuum, analyze, cancel, kill, snapshot, snapshots, ...EMERGENCY];
+export const RUNBOOKS: Runbook[] = [status, connections, locks, vacuum, analyze, cancel, kill, snapshot, snapshots, ...EMERGENCY, ...REPORTS];
 
 export function defaultRegistry(): Registry {
   return new Registry(RUNBOOKS);
