@@ -13,6 +13,9 @@ import { DbopsError } from './errors.js';
 import { guardSlackEndpoint, MAX_SLACK_BODY_BYTES } from './http-edge.js';
 import { metricsHandler } from './metrics-http.js';
 import type { ReplayGuard } from './replay-guard.js';
+import { timeAcks } from './ack-timer.js';
+import { adminRoutes, type AdminBoard } from './admin/board.js';
+import type { AckKind } from './metrics.js';
 
 
 export interface Health {
@@ -51,7 +54,12 @@ const SLACK_ENDPOINTS = ['/slack/events'];
  * port either way. /metrics is served here only with DBOPS_METRICS_TOKEN and no DBOPS_METRICS_PORT
  * (then it is on its own port, see bot.ts); with neither it is not served at all.
  */
-export function buildApp(config: AppConfig, log: Logger, health: Health, edge: { replay: ReplayGuard }): InstanceType<typeof App> {
+export function buildApp(
+  config: AppConfig,
+  log: Logger,
+  health: Health,
+  edge: { replay: ReplayGuard; admin?: AdminBoard; onAck?: (kind: AckKind, seconds: number) => void },
+): InstanceType<typeof App> {
   const customRoutes = [
     { path: '/healthz', method: ['GET'], handler: (_req: IncomingMessage, res: ServerResponse) => json(res, 200, { ok: true }) },
     {
@@ -66,6 +74,8 @@ export function buildApp(config: AppConfig, log: Logger, health: Health, edge: {
       },
     },
     ...(config.metricsToken && config.metricsPort === undefined ? [{ path: '/metrics', method: ['GET'], handler: metricsHandler(health.metrics, config.metricsToken) }] : []),
+    // Bull Board (src/admin), only when credentials are configured: otherwise Bolt's 404.
+    ...(edge.admin ? adminRoutes(edge.admin) : []),
   ];
   const clientOptions = { ...(config.slackApiUrl ? { slackApiUrl: config.slackApiUrl } : {}), retryConfig: { retries: 2, factor: 1.5 } };
   // One auth.test for the process, not one per request (see slack/identity.ts); warmed up now,
@@ -91,7 +101,9 @@ export function buildApp(config: AppConfig, log: Logger, health: Health, edge: {
     bodyLimit: MAX_SLACK_BODY_BYTES,
   });
   // The server HTTPReceiver.start() creates calls requestListener; the guard runs first.
-  receiver.requestListener = guardSlackEndpoint(receiver.requestListener, { signingSecret: config.slackSigningSecret, endpoints: SLACK_ENDPOINTS, replay: edge.replay, log });
+  const guarded = guardSlackEndpoint(receiver.requestListener, { signingSecret: config.slackSigningSecret, endpoints: SLACK_ENDPOINTS, replay: edge.replay, log });
+  // Ack latency is timed outside the guard, so its body read and checks count too.
+  receiver.requestListener = edge.onAck ? timeAcks(guarded, SLACK_ENDPOINTS, edge.onAck) : guarded;
   return new App({ ...common, receiver });
 }
 

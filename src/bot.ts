@@ -24,6 +24,11 @@ import { startMetricsServer } from './metrics-http.js';
 import { holdTargetPools } from './postgres/pool.js';
 import { openEdgeRedis } from './redis.js';
 import { ReplayGuard } from './replay-guard.js';
+import type { Telemetry } from 'bullmq';
+import { adminConfigured, startAdminBoard, type AdminBoard } from './admin/board.js';
+import { observeTargetQueries } from './postgres/query-timing.js';
+import { LiveTargets } from './targets-live.js';
+import { RUNS_QUEUE } from './jobs/queue.js';
 
 export type Role = 'all' | 'web' | 'worker';
 
@@ -38,6 +43,8 @@ export interface StartOptions {
   notifierIntervalMs?: number;
   /** Jobs one worker process executes at once (default 4); parked (polling) runs hold none. */
   workerConcurrency?: number;
+  /** bullmq-otel from src/tracing.ts when OTEL_EXPORTER_OTLP_ENDPOINT is set. */
+  telemetry?: Telemetry;
 }
 
 export interface RunningBot {
@@ -45,6 +52,8 @@ export interface RunningBot {
   url: string;
   /** Where /metrics is served when DBOPS_METRICS_PORT is set. */
   metricsPort?: number;
+  /** Re-reads the targets file (SIGHUP): false, and the old targets kept, when it does not validate. */
+  reloadTargets: () => boolean;
   stop: () => Promise<void>;
 }
 
@@ -57,7 +66,7 @@ export async function startBot(config: AppConfig, opts: StartOptions = {}): Prom
   const log = opts.logger ?? createLogger();
   const pool = await openStatePool(config.databaseUrl, { create: config.createDatabase });
   await migrate(pool);
-  const conn = { url: config.redisUrl, prefix: config.queuePrefix };
+  const conn = { url: config.redisUrl, prefix: config.queuePrefix, ...(opts.telemetry ? { telemetry: opts.telemetry } : {}) };
   const queue = new RunQueue(conn);
   // Before start-up succeeds, an unreachable Redis is reported once (below), not once per retry.
   let up = false;
@@ -84,17 +93,32 @@ export async function startBot(config: AppConfig, opts: StartOptions = {}): Prom
       return undefined;
     }
   };
-  const base = { pool, registry, targets: config.targets, notifier, log, metrics, permalink };
+  // Swapped by reloadTargets(); workers keep seeing a target a reload removed (its runs finish).
+  const live = new LiveTargets(config.targets);
+  const base = { pool, registry, targets: live.runView, notifier, log, metrics, permalink };
+  const stopQueryTiming = observeTargetQueries((url, seconds, ok) => {
+    let target = 'other';
+    for (const t of live.current.targets.values()) if (t.url === url) target = t.name;
+    metrics.targetQuerySeconds.observe({ target, outcome: ok ? 'ok' : 'error' }, seconds);
+  });
   let draining = false;
   // Target session pools (src/postgres/pool.ts) live while this bot runs; closed by stop().
   const releaseTargetPools = holdTargetPools();
   const metricsSource = async () => {
     const counts = await queue.queue.getJobCounts('waiting', 'active', 'delayed', 'failed').catch(() => ({}) as Record<string, number>);
     for (const [state, n] of Object.entries(counts)) metrics.queueDepth.set({ state }, n);
+    // Oldest first (asc): how long the head of the line has waited for a worker.
+    const [oldest] = await queue.queue.getJobs(['wait', 'prioritized'], 0, 0, true).catch(() => []);
+    metrics.queueOldestWaitingSeconds.set({ queue: RUNS_QUEUE }, oldest ? Math.max(0, (Date.now() - oldest.timestamp) / 1000) : 0);
     return { contentType: metrics.registry.contentType, body: await metrics.registry.metrics() };
   };
   let metricsServer: Server | undefined;
-  if (config.metricsPort !== undefined) metricsServer = await startMetricsServer(config.metricsPort, metricsSource, config.metricsToken);
+  // Probes on the metrics port too: a worker has no other HTTP server.
+  const ready = async () => {
+    const [redis, db] = await Promise.all([queue.ping(), pool.query('SELECT 1').then(() => true, () => false)]);
+    return { ok: redis && db, checks: { redis, stateDb: db } };
+  };
+  if (config.metricsPort !== undefined) metricsServer = await startMetricsServer(config.metricsPort, metricsSource, config.metricsToken, { ready, draining: () => draining });
 
   let worker: RunWorker | undefined;
   let housekeeping: Housekeeping | undefined;
@@ -117,27 +141,26 @@ export async function startBot(config: AppConfig, opts: StartOptions = {}): Prom
   let port = config.port;
   let app: ReturnType<typeof buildApp> | undefined;
   let edgeRedis: Redis | undefined;
+  let admin: AdminBoard | undefined;
   if (role !== 'worker') {
     edgeRedis = openEdgeRedis(config.redisUrl, log);
+    if (config.admin && adminConfigured(config.admin)) admin = await startAdminBoard({ url: config.redisUrl, prefix: config.queuePrefix }, config.admin, log);
     app = buildApp(
       config,
       log,
       {
         draining: () => draining,
         metrics: metricsSource,
-        ready: async () => {
-          const [redis, db] = await Promise.all([queue.ping(), pool.query('SELECT 1').then(() => true, () => false)]);
-          return { ok: redis && db, checks: { redis, stateDb: db } };
-        },
+        ready,
       },
-      { replay: new ReplayGuard(edgeRedis, config.queuePrefix, log) },
+      { replay: new ReplayGuard(edgeRedis, config.queuePrefix, log), ...(admin ? { admin } : {}), onAck: (kind, seconds) => metrics.ackSeconds.observe({ kind }, seconds) },
     );
     const limits = {
       rate: new RedisRateLimiter(edgeRedis, { ...config.rateLimit, prefix: config.queuePrefix }, log),
       rateWindowMs: config.rateLimit.windowMs,
       maxPendingApprovals: config.maxPendingApprovals,
     };
-    const deps: HandlerDeps = { ...base, queue, limits, client: interactive, directory: new ApproverDirectory(interactive, log), metadata: metadataSealerFor(config) };
+    const deps: HandlerDeps = { ...base, targets: live.view, queue, limits, client: interactive, directory: new ApproverDirectory(interactive, log), metadata: metadataSealerFor(config) };
     registerHandlers(app, deps);
     const started = (await app.start(config.port)) as unknown;
     if (started && typeof (started as Server).address === 'function') {
@@ -160,11 +183,14 @@ export async function startBot(config: AppConfig, opts: StartOptions = {}): Prom
       await notifier.idle();
       await queue.close().catch(() => undefined);
       if (edgeRedis) await edgeRedis.quit().catch(() => edgeRedis?.disconnect());
+      if (admin) await admin.close();
+      stopQueryTiming();
       if (metricsServer) await new Promise((r) => metricsServer!.close(r));
       await releaseTargetPools();
       await pool.end().catch(() => undefined);
       log.info('dbops stopped');
     })());
   const mAddr = metricsServer?.address();
-  return { port, url: `http://127.0.0.1:${port}`, stop, ...(mAddr && typeof mAddr === 'object' ? { metricsPort: mAddr.port } : {}) };
+  const reloadTargets = () => live.reload(config.targetsPath, process.env, log);
+  return { port, url: `http://127.0.0.1:${port}`, stop, reloadTargets, ...(mAddr && typeof mAddr === 'object' ? { metricsPort: mAddr.port } : {}) };
 }

@@ -146,6 +146,11 @@ const envSchema = z.object({
   /** Bearer token GET /metrics requires; without it (and without DBOPS_METRICS_PORT) /metrics is not served. */
   DBOPS_METRICS_TOKEN: z.preprocess(unsetIfEmpty, z.string().min(16, 'must be at least 16 characters').optional()),
   DBOPS_METRICS_PORT: z.preprocess(unsetIfEmpty, z.coerce.number().int().min(0).max(65535).optional()),
+  /** Queue dashboard (/admin/queues): a token and/or basic-auth credentials; with none it is not served. */
+  DBOPS_ADMIN_TOKEN: z.preprocess(unsetIfEmpty, z.string().min(16, 'must be at least 16 characters').optional()),
+  DBOPS_ADMIN_USER: z.preprocess(unsetIfEmpty, z.string().regex(/^[^:]+$/, 'must not contain ":"').optional()),
+  DBOPS_ADMIN_PASSWORD: z.preprocess(unsetIfEmpty, z.string().min(12, 'must be at least 12 characters').optional()),
+  DBOPS_ADMIN_WRITE: z.enum(['true', 'false']).default('false'),
 });
 
 export interface AppConfig {
@@ -164,6 +169,8 @@ export interface AppConfig {
   readonly maxPendingApprovals: number;
   readonly metricsToken?: string;
   readonly metricsPort?: number;
+  /** Bull Board at /admin/queues; absent when no credentials are set. Read-only unless write. */
+  readonly admin?: { readonly token?: string; readonly user?: string; readonly password?: string; readonly write: boolean };
   readonly targets: TargetsConfig;
 }
 
@@ -274,8 +281,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, opts: { sandbox
     if (err instanceof ConfigError) problems.push(...err.problems);
     else throw err;
   }
+  if (e && (e.DBOPS_ADMIN_USER === undefined) !== (e.DBOPS_ADMIN_PASSWORD === undefined)) problems.push('DBOPS_ADMIN_USER and DBOPS_ADMIN_PASSWORD: set both or neither');
   if (problems.length || !e || !targets) throw new ConfigError(problems);
-  for (const s of [env.SLACK_BOT_TOKEN, env.SLACK_SIGNING_SECRET, env.SLACK_APP_TOKEN, e.DATABASE_URL, e.REDIS_URL, e.DBOPS_METRICS_TOKEN]) registerSecret(s);
+  for (const s of [env.SLACK_BOT_TOKEN, env.SLACK_SIGNING_SECRET, env.SLACK_APP_TOKEN, e.DATABASE_URL, e.REDIS_URL, e.DBOPS_METRICS_TOKEN, e.DBOPS_ADMIN_TOKEN, e.DBOPS_ADMIN_PASSWORD]) registerSecret(s);
+  const adminAuth = { ...(e.DBOPS_ADMIN_TOKEN ? { token: e.DBOPS_ADMIN_TOKEN } : {}), ...(e.DBOPS_ADMIN_USER && e.DBOPS_ADMIN_PASSWORD ? { user: e.DBOPS_ADMIN_USER, password: e.DBOPS_ADMIN_PASSWORD } : {}) };
   const [rlMax, rlWindow] = e.DBOPS_RATE_LIMIT.split('/') as [string, string];
   return {
     slackBotToken: env.SLACK_BOT_TOKEN ?? 'xoxb-sandbox',
@@ -292,6 +301,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, opts: { sandbox
     maxPendingApprovals: e.DBOPS_MAX_PENDING_APPROVALS,
     ...(e.DBOPS_METRICS_TOKEN ? { metricsToken: e.DBOPS_METRICS_TOKEN } : {}),
     ...(e.DBOPS_METRICS_PORT !== undefined ? { metricsPort: e.DBOPS_METRICS_PORT } : {}),
+    ...(Object.keys(adminAuth).length ? { admin: { ...adminAuth, write: e.DBOPS_ADMIN_WRITE === 'true' } } : {}),
     targets,
   };
 }

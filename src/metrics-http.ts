@@ -32,11 +32,36 @@ export function metricsHandler(source: MetricsSource, token: string | undefined)
   };
 }
 
-/** DBOPS_METRICS_PORT: /metrics on its own port (e.g. reachable only from the scraper's network). */
-export function startMetricsServer(port: number, source: MetricsSource, token: string | undefined): Promise<Server> {
+/** Liveness and readiness, for processes without the Slack endpoint (a worker) to be probed. */
+export interface ProbeSource {
+  ready: () => Promise<{ ok: boolean; checks: Record<string, boolean> }>;
+  draining: () => boolean;
+}
+
+function json(res: ServerResponse, status: number, body: unknown): void {
+  res.writeHead(status, { 'content-type': 'application/json' });
+  res.end(JSON.stringify(body));
+}
+
+/**
+ * DBOPS_METRICS_PORT: /metrics on its own port (e.g. reachable only from the scraper's network),
+ * with /healthz and /readyz next to it: a `--role worker` process serves nothing else, and its
+ * orchestrator needs something to probe.
+ */
+export function startMetricsServer(port: number, source: MetricsSource, token: string | undefined, probes?: ProbeSource): Promise<Server> {
   const handle = metricsHandler(source, token);
   const server = createServer((req, res) => {
-    if (req.method === 'GET' && new URL(req.url ?? '/', 'http://localhost').pathname === '/metrics') return handle(req, res);
+    const path = new URL(req.url ?? '/', 'http://localhost').pathname;
+    if (req.method === 'GET' && path === '/metrics') return handle(req, res);
+    if (req.method === 'GET' && probes && path === '/healthz') return json(res, 200, { ok: true });
+    if (req.method === 'GET' && probes && path === '/readyz') {
+      if (probes.draining()) return json(res, 503, { ok: false, draining: true });
+      probes.ready().then(
+        (r) => json(res, r.ok ? 200 : 503, r),
+        () => json(res, 503, { ok: false }),
+      );
+      return;
+    }
     res.writeHead(404);
     res.end();
   });

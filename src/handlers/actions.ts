@@ -52,6 +52,7 @@ export function registerActions(app: App, deps: HandlerDeps): void {
       }
       const d = await approve(deps, runId, user);
       deps.metrics.decisions.inc({ result: d.ok ? d.outcome : d.reason });
+      if (d.ok) deps.metrics.observeApprovalWait(d.outcome, d.run.createdAt);
       if (!d.ok) {
         log.info({ reason: d.reason }, 'approval refused');
         await respondWith(respond, userError(d.message), 'ephemeral', log);

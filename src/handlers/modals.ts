@@ -117,6 +117,7 @@ export function registerModals(app: App, deps: HandlerDeps): void {
     const runId = meta.runId;
     const d = await deny(deps, runId, user, reason);
     deps.metrics.decisions.inc({ result: d.ok ? d.outcome : d.reason });
+    if (d.ok) deps.metrics.observeApprovalWait('denied', d.run.createdAt);
     if (!d.ok) {
       if (d.run) await tellUser(deps, d.run.cardChannel ?? d.run.channel, user, userError(d.message));
       return;

@@ -5,7 +5,7 @@ import { approvalCard } from '../slack/messages.js';
 import { tellRequester } from './notify-requester.js';
 import { failAbandonedReads, runsToEnqueue } from '../store/runs.js';
 import type { RunDeps } from './deps.js';
-import { connectionOptions, MAINTENANCE_QUEUE, type RedisConnection, type RunQueue } from './queue.js';
+import { connectionOptions, MAINTENANCE_QUEUE, telemetryOf, type RedisConnection, type RunQueue } from './queue.js';
 
 /**
  * A BullMQ job scheduler runs housekeeping every `everyMs`, on exactly one worker at a time:
@@ -19,14 +19,14 @@ export class Housekeeping {
   readonly #timer: NodeJS.Timeout;
 
   constructor(deps: RunDeps, runs: RunQueue, conn: RedisConnection, everyMs = 15_000) {
-    this.#queue = new Queue(MAINTENANCE_QUEUE, { connection: connectionOptions(conn.url) as never, prefix: conn.prefix });
+    this.#queue = new Queue(MAINTENANCE_QUEUE, { connection: connectionOptions(conn.url) as never, prefix: conn.prefix, ...telemetryOf(conn) });
     this.#worker = new Worker(
       MAINTENANCE_QUEUE,
       async () => {
         const expired = await sweep(deps, runs);
         return { expired };
       },
-      { connection: connectionOptions(conn.url, true) as never, prefix: conn.prefix, concurrency: 1 },
+      { connection: connectionOptions(conn.url, true) as never, prefix: conn.prefix, concurrency: 1, ...telemetryOf(conn) },
     );
     this.#worker.on('error', (err) => deps.log.error({ err: err.message }, 'housekeeping worker error'));
     // An EventEmitter 'error' without a listener throws: a Redis blip must not take the process down.

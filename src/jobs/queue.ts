@@ -1,4 +1,4 @@
-import { Queue } from 'bullmq';
+import { Queue, type Telemetry } from 'bullmq';
 
 export const RUNS_QUEUE = 'runs';
 export const MAINTENANCE_QUEUE = 'maintenance';
@@ -10,7 +10,12 @@ export interface RunJobData {
 export interface RedisConnection {
   url: string;
   prefix: string;
+  /** bullmq-otel when tracing is on (src/tracing.ts): jobs carry the request's trace context. */
+  telemetry?: Telemetry;
 }
+
+/** Spread into Queue/Worker options: the telemetry option only when tracing is on. */
+export const telemetryOf = (conn: RedisConnection): { telemetry?: Telemetry } => (conn.telemetry ? { telemetry: conn.telemetry } : {});
 
 export function connectionOptions(redisUrl: string, worker = false): Record<string, unknown> {
   const u = new URL(redisUrl);
@@ -35,7 +40,7 @@ export function connectionOptions(redisUrl: string, worker = false): Record<stri
 export class RunQueue {
   readonly queue: Queue<RunJobData>;
   constructor(conn: RedisConnection) {
-    this.queue = new Queue<RunJobData>(RUNS_QUEUE, { connection: connectionOptions(conn.url) as never, prefix: conn.prefix });
+    this.queue = new Queue<RunJobData>(RUNS_QUEUE, { connection: connectionOptions(conn.url) as never, prefix: conn.prefix, ...telemetryOf(conn) });
   }
 
   async enqueue(runId: string): Promise<void> {

@@ -3,7 +3,7 @@ import { hostname } from 'node:os';
 import { DelayedError, Worker, type Job } from 'bullmq';
 import type { RunDeps } from './deps.js';
 import { executeRun, InterruptedByShutdown, LeaseHeld, PollLater, QueuedBehind } from './execute.js';
-import { connectionOptions, RUNS_QUEUE, type RedisConnection, type RunJobData } from './queue.js';
+import { connectionOptions, RUNS_QUEUE, telemetryOf, type RedisConnection, type RunJobData } from './queue.js';
 
 /** How often a run waiting behind another destructive run on its target checks again. */
 const QUEUED_RECHECK_MS = 1000;
@@ -65,6 +65,7 @@ export class RunWorker {
       {
         connection: connectionOptions(conn.url, true) as never,
         prefix: conn.prefix,
+        ...telemetryOf(conn),
         concurrency: opts.concurrency ?? 4,
         lockDuration,
         stalledInterval: Math.max(1000, Math.floor(lockDuration / 2)),

@@ -1,4 +1,5 @@
 import pg from 'pg';
+import { timeQueries } from './query-timing.js';
 
 /**
  * One small pg.Pool per target, shared by everything in this process that touches the target
@@ -63,6 +64,8 @@ export class TargetPool {
     });
     // An idle session whose server goes away emits 'error' on the pool; the pool drops it.
     this.pool.on('error', () => undefined);
+    // Query latency on targets for /metrics (query-timing.ts); costs nothing without observers.
+    this.pool.on('connect', (client) => timeQueries(client, url));
   }
 
   readonly readWaitMs: number;

@@ -1,0 +1,30 @@
+import type { IncomingMessage, RequestListener } from 'node:http';
+import type { AckKind } from './metrics.js';
+
+/** What a Slack POST is, from its buffered body (set by http-edge.ts as `rawBody`); a fixed set. */
+function kindOf(req: IncomingMessage): AckKind {
+  const body = (req as { rawBody?: Buffer }).rawBody;
+  if (!body) return 'other';
+  if (String(req.headers['content-type'] ?? '').startsWith('application/json')) return 'event';
+  const form = new URLSearchParams(body.toString('utf8'));
+  if (form.has('command')) return 'command';
+  if (form.has('payload')) return 'interactive';
+  return 'other';
+}
+
+/**
+ * Ack latency as Slack sees it: from the moment the request reaches us (before the edge checks
+ * read the body) until the HTTP response is sent, which is when Bolt's HTTPReceiver acks.
+ * Slack gives up after 3 s. Outermost listener, so the edge checks' own cost is included.
+ */
+export function timeAcks(inner: RequestListener, endpoints: readonly string[], observe: (kind: AckKind, seconds: number) => void): RequestListener {
+  return (req, res) => {
+    if (req.method === 'POST' && endpoints.includes(new URL(req.url ?? '/', 'http://localhost').pathname)) {
+      const t0 = process.hrtime.bigint();
+      res.once('finish', () => {
+        if (res.statusCode < 400) observe(kindOf(req), Number(process.hrtime.bigint() - t0) / 1e9);
+      });
+    }
+    return inner(req, res);
+  };
+}
