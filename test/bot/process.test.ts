@@ -139,6 +139,15 @@ it('SIGTERM during a long step: after the grace period the step is interrupted, 
     const next = spawn(process.execPath, ['dist/src/main.js', '--role', 'worker'], { env, stdio: 'ignore' });
     try {
       await eventually(async () => (await s.query(`SELECT 1 FROM runs WHERE state = 'succeeded'`)).rowCount, 30_000, 'run finished by the next worker');
+      // Rolling restart posts nothing twice: one request message, one progress message (reused by
+      // the next worker), one result.
+      const done = (c: { args: Record<string, unknown> }) => /^(Done|Finished with a warning):/.test(String(c.args.text ?? ''));
+      await eventually(() => fk.callsOf('chat.postMessage').some(done), 10_000, 'result posted');
+      await new Promise((r) => setTimeout(r, 500));
+      const posts = fk.callsOf('chat.postMessage');
+      expect(posts.filter((c) => !c.args.thread_ts)).toHaveLength(1);
+      expect(posts.filter((c) => c.args.thread_ts && done(c))).toHaveLength(1);
+      expect(posts.filter((c) => c.args.thread_ts)).toHaveLength(2);
     } finally {
       next.kill('SIGTERM');
       await s.end();
