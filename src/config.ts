@@ -5,6 +5,7 @@ import { resolvePolicy, type EffectivePolicy } from './approvals/policy.js';
 import { parseDuration } from './duration.js';
 import { registerSecret } from './log.js';
 import type { BackupsConfig } from './providers/types.js';
+import { thresholdsSchema, type ThresholdsConfig } from './postgres/thresholds.js';
 
 /** Thrown at start-up with one line per problem; main prints them and exits 1 (no stack trace). */
 export class ConfigError extends Error {
@@ -53,6 +54,8 @@ const targetSchema = z
     mentionApprovers: z.boolean().optional(),
     /** Destructive runs at once on this target; others wait in line ("queued behind run X"). Default 1. */
     maxDestructiveRuns: z.number().int().min(1).max(20).optional(),
+    /** Health-report thresholds (warn/critical per key) over the check_postgres-style defaults. */
+    thresholds: thresholdsSchema.optional(),
     policy: policySchema.optional(),
     protected: z.object({ apps: z.array(z.string()).default([]), users: z.array(z.string()).default([]) }).partial().optional(),
     maxSessions: z.number().int().min(1).max(100_000).optional(),
@@ -99,6 +102,7 @@ export interface Target {
   /** Whether approval cards @-mention the approvers. */
   readonly mentionApprovers: boolean;
   readonly maxDestructiveRuns: number;
+  readonly thresholds?: ThresholdsConfig;
   /** File and target policy merged per environment and per key (target wins); for display and debugging. */
   readonly policy: PolicyConfig;
   /** What this target's plans need, resolved once at load; read it through src/approvals/policy.ts. */
@@ -252,6 +256,7 @@ export function loadTargets(path: string, env: NodeJS.ProcessEnv = process.env):
       approvers: t.approvers ?? file.approvers,
       mentionApprovers: t.mentionApprovers ?? file.mentionApprovers ?? true,
       maxDestructiveRuns: t.maxDestructiveRuns ?? 1,
+      ...(t.thresholds ? { thresholds: t.thresholds } : {}),
       policy: mergePolicy(file.policy ?? {}, t.policy ?? {}),
       effective: resolvePolicy(file.policy ?? {}, t.policy ?? {}, t.environment),
       protectedApps: t.protected?.apps ?? [],
