@@ -64,6 +64,8 @@ const targetSchema = z
     // Where the provider layer (src/providers) finds the engine's resources; credentials never live here.
     aws: z.object({ region: z.string(), instance: z.string().optional(), cluster: z.string().optional(), roleArn: z.string().regex(/^arn:aws[\w-]*:iam::\d{12}:role\/.+$/, 'must be an IAM role ARN').optional() }).strict().optional(),
     azure: z.object({ subscription: z.string().uuid('must be a subscription UUID'), resourceGroup: z.string(), server: z.string() }).optional(),
+    /** Restore validation: `schema.table.column`s whose newest value must not be later than the restore point. */
+    freshness: z.array(z.string().regex(/^[^.\s]+\.[^.\s]+\.[^.\s]+$/, 'must be schema.table.column')).max(50).optional(),
     backups: z
       .object({
         /** A directory path or s3://bucket/prefix, shared by every worker. */
@@ -116,6 +118,8 @@ export interface Target {
   readonly azure?: { subscription: string; resourceGroup: string; server: string };
   /** Snapshot/dump store and retention (src/providers/types.ts BackupsConfig); scratchUrl resolved like url. */
   readonly backups?: BackupsConfig;
+  /** Restore validation: columns (`schema.table.column`) whose max must be ≤ the restore point. */
+  readonly freshness?: readonly string[];
 }
 
 export interface TargetsConfig {
@@ -266,6 +270,7 @@ export function loadTargets(path: string, env: NodeJS.ProcessEnv = process.env):
       ...(t.aws ? { aws: t.aws } : {}),
       ...(t.azure ? { azure: t.azure } : {}),
       ...(backups ? { backups } : {}),
+      ...(t.freshness ? { freshness: t.freshness } : {}),
     });
   }
   if (problems.length) throw new ConfigError(problems);

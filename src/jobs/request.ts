@@ -47,7 +47,7 @@ const READ_LIMITS = { statementTimeoutMs: 10_000, use: 'read' } as const;
  */
 export async function submitRequest(deps: RequestDeps, input: RequestInput): Promise<Reply> {
   const { runbook: rb, target, args } = input;
-  const risk = rb.risk(args as never);
+  const risk = rb.risk(args as never, target);
   const needed = requiredApprovals(target, risk);
   // Before the plan touches the target: a refused request costs the target nothing.
   const refused = (await rateLimited(deps.limits, input.requester)) ?? (risk !== 'read' && needed > 0 ? await tooManyPending(deps.pool, deps.limits, input.requester) : undefined);

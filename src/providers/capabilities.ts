@@ -7,7 +7,7 @@ export const ENGINE_CAPABILITIES: Readonly<Record<ProviderEngine, ReadonlySet<Ca
   'aws-rds': new Set<Capability>(['snapshot', 'list', 'window', 'failover', 'retention']),
   'aws-aurora': new Set<Capability>(['snapshot', 'list', 'window', 'failover', 'scale', 'retention']),
   'azure-flexible': new Set<Capability>(['snapshot', 'list', 'window', 'failover', 'retention']),
-  'self-hosted': new Set<Capability>(['snapshot', 'list', 'window', 'prune', 'verify']),
+  'self-hosted': new Set<Capability>(['snapshot', 'list', 'window', 'prune', 'verify', 'restore']),
 };
 
 /** Refuses a verb before a run starts: "not on azure-flexible: …" instead of a failure mid-run. */

@@ -23,7 +23,7 @@ export interface VerifyOptions {
 const mib = (n: number) => `${(n / 1048576).toFixed(1)} MiB`;
 
 /** Compares the artifact with its manifest's digest; one plain line per problem. */
-async function checkArtifact(copy: LocalCopy, m: DumpManifest): Promise<string[]> {
+export async function checkArtifact(copy: LocalCopy, m: DumpManifest): Promise<string[]> {
   const want = m.digest;
   if (m.format === 'custom') {
     const got = await digestFile(copy.path);

@@ -14,7 +14,7 @@ export type Capability =
   | 'window' // restorableWindow (retention and, where the engine has one, earliest/latest restorable time)
   | 'prune' // prune: the bot enforces retention itself (self-hosted dumps)
   | 'verify' // verify: restore to a scratch copy and compare
-  | 'restore' // later: restoreSnapshot
+  | 'restore' // checkRestore + restoreSnapshot (self-hosted: into a new database)
   | 'pitr' // later: restoreToTime
   | 'rename' // later
   | 'failover' // topology + startFailover + pollOperation (emergency.ts)
@@ -115,6 +115,30 @@ export interface PruneResult {
   readonly removed: readonly string[];
 }
 
+/** What a restore creates: always a NEW database/instance, never the source. */
+export interface RestoreRequest {
+  readonly snapshotId: string;
+  /** The new database (self-hosted) or instance name. */
+  readonly newName: string;
+  /** The run that owns what is created; self-hosted marks the new database with it, so a retry may drop only its own. */
+  readonly owner: string;
+}
+
+export interface RestoreCheck {
+  /** One plain line per reason the restore cannot start; empty: it may. */
+  readonly problems: readonly string[];
+  readonly snapshot?: Snapshot;
+  /** Self-hosted: the manifest's per-table row counts, the restore's expected result. */
+  readonly expected?: readonly { readonly table: string; readonly rows: number }[];
+}
+
+export interface RestoreResult {
+  readonly newName: string;
+  /** An earlier attempt of the same owner had already finished it: nothing was restored again. */
+  readonly alreadyRestored: boolean;
+  readonly durationMs: number;
+}
+
 export interface Provider {
   readonly engine: ProviderEngine;
   /** The target's name (for messages). */
@@ -134,7 +158,18 @@ export interface Provider {
 
   prune?(opts?: CallOptions): Promise<PruneResult>;
   verify?(snapshotId?: string, opts?: CallOptions): Promise<VerifyReport>;
-  // Later issues: restoreSnapshot?, restoreToTime?, rename?, failover?, scale?, setRetention?,
+  /**
+   * Pre-checks, creating nothing: the snapshot exists and is intact (self-hosted: size and sha256 vs
+   * the manifest), the new name is free (or already ours, for a resumed run), the credentials can
+   * create it. `deep: false` skips reading the artifact (request time: cheap checks only).
+   */
+  checkRestore?(req: RestoreRequest, opts?: CallOptions & { deep?: boolean }): Promise<RestoreCheck>;
+  /**
+   * Restores into a NEW database/instance. Idempotent for the same owner: a half-done restore of
+   * ours is dropped and done again; a finished one is returned with `alreadyRestored`.
+   */
+  restoreSnapshot?(req: RestoreRequest, opts?: CallOptions): Promise<RestoreResult>;
+  // Later issues: restoreToTime?, rename?, failover?, scale?, setRetention?,
   // each returning StartResult/PollResult-style checkpoints like snapshots do.
 
   // Emergency operations (types in emergency.ts): started once, then looked at with pollOperation.

@@ -5,7 +5,8 @@ import { verifyDump } from './dump-verify.js';
 import { ProviderError } from './errors.js';
 import { selectSnapshots } from './list.js';
 import { manifestName, MANIFEST_SUFFIX, parseManifest, type DumpManifest } from './manifest.js';
-import type { CallOptions, Capability, ListOptions, PollResult, Provider, PruneResult, RestorableWindow, Snapshot, SnapshotCheckpoint, StartResult, VerifyReport } from './provider.js';
+import type { CallOptions, Capability, ListOptions, PollResult, Provider, PruneResult, RestorableWindow, RestoreCheck, RestoreRequest, RestoreResult, Snapshot, SnapshotCheckpoint, StartResult, VerifyReport } from './provider.js';
+import { checkDumpRestore, restoreDump, type SelfHostedRestoreOptions } from './restore-self-hosted.js';
 import { dumpsToPrune } from './retention.js';
 import type { BackupsConfig } from './types.js';
 
@@ -126,6 +127,19 @@ export class SelfHostedProvider implements Provider {
     }
     const removed = new Set(remove.map((m) => m.snapshotId));
     return { removed: [...removed], kept: all.map((m) => m.snapshotId).filter((id) => !removed.has(id)) };
+  }
+
+  async #restoreOptions(id: string): Promise<SelfHostedRestoreOptions> {
+    const jobs = this.#o.backups.jobs;
+    return { target: this.target, url: this.#o.url, store: this.#o.store, manifest: await this.#manifest(id), ...(jobs ? { jobs } : {}) };
+  }
+
+  async checkRestore(req: RestoreRequest, opts: CallOptions & { deep?: boolean } = {}): Promise<RestoreCheck> {
+    return checkDumpRestore(await this.#restoreOptions(req.snapshotId), req, opts);
+  }
+
+  async restoreSnapshot(req: RestoreRequest, opts: CallOptions = {}): Promise<RestoreResult> {
+    return restoreDump(await this.#restoreOptions(req.snapshotId), req, opts);
   }
 
   async verify(snapshotId?: string, opts: CallOptions = {}): Promise<VerifyReport> {

@@ -1,6 +1,7 @@
 import { analyze } from './analyze.js';
 import { bloat } from './bloat.js';
 import { connections } from './connections.js';
+import { cutover } from './cutover.js';
 import { failover } from './failover.js';
 import { indexes } from './indexes.js';
 import { cancel, kill } from './kill.js';
@@ -8,7 +9,9 @@ import { locks } from './locks.js';
 import { readonly } from './readonly.js';
 import { Registry } from './registry.js';
 import { replicationReport } from './replication.js';
+import { restore } from './restore.js';
 import { retention } from './retention.js';
+import { rollback } from './rollback.js';
 import type { Runbook } from './runbook.js';
 import { size } from './size.js';
 import { slow } from './slow.js';
@@ -25,7 +28,7 @@ const EMERGENCY: Runbook[] = [failover, readonly, scale, retention];
 const REPORTS: Runbook[] = [slow, bloat, indexes, replicationReport, size];
 
 /** Every runbook the bot offers; help lists exactly these (plus the meta verbs). */
-export const RUNBOOKS: Runbook[] = [status, connections, locks, vacuum, analyze, cancel, kill, snapshot, snapshots, ...EMERGENCY, ...REPORTS];
+export const RUNBOOKS: Runbook[] = [status, connections, locks, vacuum, analyze, cancel, kill, snapshot, snapshots, restore, cutover, rollback, ...EMERGENCY, ...REPORTS];
 
 export function defaultRegistry(): Registry {
   return new Registry(RUNBOOKS);

@@ -103,7 +103,8 @@ export interface Runbook<A = any, F = any> {
   grammar: GrammarSpec;
   /** Validates the merged {positional names, flags} object; errors become user messages. */
   args: z.ZodType<A>;
-  risk: (args: A) => Risk;
+  /** `target` is given at request time (a restore is destructive in production only); help calls it without. */
+  risk: (args: A, target?: Target) => Risk;
   plan: (ctx: PlanContext<A>) => Promise<Plan<F>>;
   steps: ReadonlyArray<Step<A, F>>;
   /** Summarises a finished run from its step outputs. */

@@ -1,0 +1,102 @@
+import { z } from 'zod';
+import { DbopsError } from '../errors.js';
+import { restoredMark } from '../providers/restore-self-hosted.js';
+import { databaseInfo, databaseOf, databasesMarked } from '../postgres/rename.js';
+import { runIdArg } from './cutover.js';
+import { adminSession, captureSwapSessions, parseSwapMark, runSwap, sessionDetail, swapDisplay, swapDrift, SWAP_MARK_PREFIX, withAdmin, withRun, type SwapFacts, type SwapOutput } from './db-swap.js';
+import { defineRunbook } from './runbook.js';
+
+const args = z.object({ cutover: runIdArg('cutover') }).strict();
+type Args = z.infer<typeof args>;
+
+interface Facts extends SwapFacts {
+  original: string;
+  /** Where the previous data was parked by the cutover (`<db>_old_<yyyymmdd>`). */
+  old: string;
+  /** The name the restored database goes back to. */
+  restored: string;
+  cutoverRun: string;
+}
+
+/**
+ * `/db rollback <target> <cutover-run>`: reverses a cutover's rename swap with the same care
+ * (connections blocked, sessions drained through the kill guard, settings put back). The restored
+ * database gets its pre-cutover name and comment back, so it can be cut over again.
+ */
+export const rollback = defineRunbook<Args, Facts>({
+  name: 'rollback',
+  summary: "Reverse a `/db cutover`: the previous database gets the target's name back, the restored one its own name. Same draining and connection blocking as the cutover.",
+  usage: '/db rollback <target> <cutover-run-id>',
+  examples: ['/db rollback orders-prod r_m4n5p6q7 --reason "restored data is missing yesterday’s orders"'],
+  grammar: { positionals: [{ name: 'cutover', required: true, help: 'the run id of the `/db cutover` to reverse' }], flags: {} },
+  args,
+  risk: () => 'destructive',
+  plan: async ({ target, args: a }) => {
+    if (target.engine !== 'self-hosted') throw new DbopsError('provider', `\`/db rollback\` is not on ${target.engine} yet: only self-hosted database renames are built.`);
+    const facts = await withAdmin(target, async (c): Promise<Facts> => {
+      const original = databaseOf(target.url);
+      const marks = (await databasesMarked(c, SWAP_MARK_PREFIX)).map((d) => ({ d, m: parseSwapMark(d.comment) })).filter((x) => x.m?.run === a.cutover);
+      const old = marks.find((x) => x.m!.role === 'old');
+      const live = marks.find((x) => x.m!.role === 'live');
+      if (!old || !live) throw new DbopsError('not_found', `No cutover ${a.cutover} to reverse on ${target.name}'s server (never done, already rolled back, or the databases were renamed by hand). See \`/db run ${a.cutover}\`.`);
+      if (live.d.name !== original || old.m!.was !== original) throw new DbopsError('conflict', `Cutover ${a.cutover} was not of ${target.name}'s database ${original}; nothing was changed.`);
+      const back = live.m!.was;
+      if (await databaseInfo(c, back)) throw new DbopsError('conflict', `A database named ${back} exists again, so the restored database cannot get its name back. Rename or drop it first; nothing was changed.`);
+      const sessions = await captureSwapSessions(c, target, [original, old.d.name]);
+      return {
+        original,
+        old: old.d.name,
+        restored: back,
+        cutoverRun: a.cutover,
+        renames: [
+          // The restored database goes back to being a finished restore (so it can be cut over again)…
+          { from: original, to: back, mark: { role: 'old', was: original }, before: live.d.comment, final: live.m!.restore ? restoredMark(live.m!.restore) : null },
+          // …and the previous data gets the target's name and its own comment back.
+          { from: old.d.name, to: original, mark: { role: 'live', was: old.d.name }, before: old.d.comment, final: old.m!.prior ?? null },
+        ],
+        sessions,
+      };
+    });
+    return {
+      summary: `Roll back cutover ${a.cutover} on ${target.name}: ${facts.old} becomes ${facts.original} again`,
+      steps: [
+        `Block new connections to ${facts.original} and ${facts.old}`,
+        `End the ${facts.sessions.length} approved session(s) through the kill guard (and the bot's own idle sessions)`,
+        `Rename ${facts.original} → ${facts.restored}, then ${facts.old} → ${facts.original}`,
+        'Put both databases’ connection settings back (also on failure; a failed rename is undone)',
+      ],
+      facts,
+      display: swapDisplay(facts),
+      detail: sessionDetail(facts),
+      impact: `Every session on ${facts.original} is ended and connections are refused for the seconds the renames take; applications then reconnect to ${facts.original}, which serves the data from before the cutover again. Writes made since the cutover stay in ${facts.restored}.`,
+      etaSeconds: 15,
+    };
+  },
+  drift: swapDrift,
+  steps: [
+    {
+      name: 'swap',
+      title: 'Rolling back',
+      run: async (ctx) => {
+        const c = await adminSession(ctx.target);
+        try {
+          const out: SwapOutput = await runSwap(c, { renames: withRun(ctx.facts.renames, ctx.runId), sessions: ctx.facts.sessions }, ctx);
+          return { ...out, runId: ctx.runId, target: ctx.target.name };
+        } finally {
+          await c.end().catch(() => undefined);
+        }
+      },
+    },
+  ],
+  leftState: (_s, f) => `If a rename failed, the ones done were undone, so ${f.original} still serves the restored data of the cutover. Connection settings of both databases were put back.`,
+  result: (outputs, f) => {
+    const o = outputs.swap as SwapOutput & { target: string };
+    return {
+      headline: `${o.target}'s database ${f.original} serves the data from before cutover ${f.cutoverRun} again; the restored database is ${f.restored}`,
+      facts: [
+        { label: 'Renamed', value: `${f.original} → ${f.restored}\n${f.old} → ${f.original}`, code: true },
+        { label: 'Sessions ended', value: `${o.signals.filter((s) => s.outcome === 'terminated').length} approved, ${o.botSessionsEnded} of the bot's own idle ones` },
+      ],
+    };
+  },
+});
