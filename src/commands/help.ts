@@ -12,12 +12,14 @@ import { enginesLine, engineVerbs, matrixTable, targetVerbsLine } from './capabi
  */
 export const EXAMPLE_TARGET_PLACEHOLDERS = ['orders-prod', '<target>'] as const;
 
-/** `/db <verb> <placeholder> …` → `/db <verb> <target> …`; any other example is returned unchanged. */
+/**
+ * Examples are written with a placeholder target (`orders-prod` or `<target>`); shown with the
+ * workspace's first target instead, everywhere it appears (two-word verbs, ids derived from it,
+ * `--to orders-prod-2`), so a copied example works where the user is.
+ */
 export function exampleFor(example: string, target: string | undefined): string {
   if (!target) return example;
-  const m = /^(\/db\s+[a-z-]+\s+)(\S+)(.*)$/s.exec(example);
-  if (!m || !(EXAMPLE_TARGET_PLACEHOLDERS as readonly string[]).includes(m[2]!)) return example;
-  return `${m[1]}${target}${m[3]}`;
+  return EXAMPLE_TARGET_PLACEHOLDERS.reduce((text, p) => text.split(p).join(target), example);
 }
 
 /** The target examples name: the first one in the targets file (none: the examples keep their placeholder). */

@@ -49,7 +49,7 @@ describe('providerFor', () => {
     const rds = new RDSClient({ region: 'us-east-1' });
     const aws = providerFor({ ...base, name: 'a', engine: 'aws-rds', aws: { region: 'us-east-1', instance: 'i1' } }, { rds });
     expect(aws).toBeInstanceOf(AwsRdsProvider);
-    expect([...aws.capabilities]).toEqual(['snapshot', 'list', 'window']);
+    expect([...aws.capabilities]).toEqual(['snapshot', 'list', 'window', 'failover', 'retention']);
     expect(providerFor({ ...base, name: 'b', engine: 'aws-aurora', aws: { region: 'us-east-1', cluster: 'c1' } }, { rds })).toBeInstanceOf(AwsAuroraProvider);
     const az = providerFor({ ...base, name: 'c', engine: 'azure-flexible', azure: { subscription: SUBSCRIPTION, resourceGroup: 'rg', server: 's' } }, { azureCredential: stubCredential });
     expect(az).toBeInstanceOf(AzureFlexibleProvider);
@@ -91,7 +91,7 @@ describe('providerFor', () => {
     } catch (e) {
       expect(e).toBeInstanceOf(ProviderError);
       expect((e as ProviderError).reason).toBe('unsupported');
-      expect((e as ProviderError).userMessage).toBe('`/db backup verify` is not on azure-flexible: this engine supports snapshot, list, window.');
+      expect((e as ProviderError).userMessage).toBe('`/db backup verify` is not on azure-flexible: this engine supports snapshot, list, window, failover, retention.');
     }
   });
 });
