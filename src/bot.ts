@@ -10,9 +10,7 @@ import { Housekeeping, sweep } from './jobs/maintenance.js';
 import { RunQueue } from './jobs/queue.js';
 import { RunWorker } from './jobs/worker.js';
 import { createLogger, type Logger } from './log.js';
-import { backupVerify } from './runbooks/backup-verify.js';
 import { defaultRegistry } from './runbooks/index.js';
-import { Registry } from './runbooks/registry.js';
 import { Notifier } from './slack/notifier.js';
 import { Metrics } from './metrics.js';
 import { openStatePool } from './store/db.js';
@@ -83,9 +81,7 @@ export async function startBot(config: AppConfig, opts: StartOptions = {}): Prom
   const metrics = new Metrics({ defaults: true });
   const notifier = new Notifier(progressClient, log, { onRateLimited: () => metrics.slackRateLimited.inc(), ...(opts.notifierIntervalMs !== undefined ? { minIntervalMs: opts.notifierIntervalMs, updateIntervalMs: opts.notifierIntervalMs } : {}) });
   const interactive = new WebClient(config.slackBotToken, { ...apiOpts, retryConfig: { retries: 2 } });
-  // `backup verify` joins here until src/runbooks/index.ts lists it (then this adds nothing).
-  const listed = defaultRegistry();
-  const registry = listed.get(backupVerify.name) ? listed : new Registry([...listed.all(), backupVerify]);
+  const registry = defaultRegistry();
   const permalink = async (channel: string, ts: string) => {
     try {
       return (await interactive.chat.getPermalink({ channel, message_ts: ts })).permalink;

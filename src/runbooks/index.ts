@@ -1,4 +1,5 @@
 import { analyze } from './analyze.js';
+import { backupVerify } from './backup-verify.js';
 import { bloat } from './bloat.js';
 import { connections } from './connections.js';
 import { cutover } from './cutover.js';
@@ -28,7 +29,7 @@ const EMERGENCY: Runbook[] = [failover, readonly, scale, retention];
 const REPORTS: Runbook[] = [slow, bloat, indexes, replicationReport, size];
 
 /** Every runbook the bot offers; help lists exactly these (plus the meta verbs). */
-export const RUNBOOKS: Runbook[] = [status, connections, locks, vacuum, analyze, cancel, kill, snapshot, snapshots, restore, cutover, rollback, ...EMERGENCY, ...REPORTS];
+export const RUNBOOKS: Runbook[] = [status, connections, locks, vacuum, analyze, cancel, kill, snapshot, snapshots, backupVerify, restore, cutover, rollback, ...EMERGENCY, ...REPORTS];
 
 export function defaultRegistry(): Registry {
   return new Registry(RUNBOOKS);
