@@ -1,8 +1,8 @@
 import type pg from 'pg';
 import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
 import { connect, createTestDatabase } from '../helpers/db.js';
-import { connectAs, createTestRole, pidOf } from '../postgres/support.js';
-import { APPROVER, eventually, INCIDENTS, OPS, REQUESTER, startTestBot, stateQuery, targetsYaml, textOf, type TestBot } from '../helpers/bot.js';
+import { alivePids, connectAs, createTestRole, pidOf } from '../postgres/support.js';
+import { clickApprove, eventually, requestApproval, startTestBot, stateQuery, targetsYaml, textOf, type TestBot } from '../helpers/bot.js';
 
 // A busy pool churns between request and approval: the approval binds to the approved list and
 // acts on approved ∩ still matching; new sessions are never included.
@@ -17,26 +17,11 @@ async function session(app: string): Promise<{ c: pg.Client; pid: number }> {
   return { c, pid: await pidOf(c) };
 }
 
-async function alive(pids: number[]): Promise<number[]> {
-  const c = await connect(target.url, 'checker');
-  try {
-    return (await c.query<{ pid: number }>('SELECT pid FROM pg_stat_activity WHERE pid = ANY($1)', [pids])).rows.map((x) => x.pid).sort((a, b) => a - b);
-  } finally {
-    await c.end();
-  }
-}
-
-/** Requests the kill and returns its run id and card. */
-async function request(text: string): Promise<{ runId: string; cardTs: string }> {
-  const before = tb.fake.callsOf('chat.postMessage').length;
-  await tb.wire.slashCommand({ text, userId: REQUESTER, channelId: OPS });
-  const card = await eventually(() => tb.fake.callsOf('chat.postMessage').slice(before).find((c) => c.args.channel === INCIDENTS && /Approval needed/.test(textOf(c.args as never))), 15_000, 'approval card');
-  return { runId: /r_[0-9a-f]{12}/.exec(JSON.stringify(card.args))![0], cardTs: (card.response as { ts: string }).ts };
-}
+const request = (text: string) => requestApproval(tb, text);
 
 async function approve(runId: string, cardTs: string): Promise<string> {
   const before = tb.fake.callsOf('response_url').length;
-  await tb.wire.blockActions({ userId: APPROVER, channelId: INCIDENTS, messageTs: cardTs, actionId: 'approval_approve', value: runId });
+  await clickApprove(tb, runId, cardTs);
   return textOf((await eventually(() => tb.fake.callsOf('response_url')[before], 15_000, 'approval answer')).args as never);
 }
 
@@ -69,9 +54,9 @@ it('one approved session ended and two new ones appeared: approved, the card say
   await eventually(() => tb.fake.callsOf('chat.update').some((c) => c.args.ts === cardTs && /1 of 3 already gone; 2 new sessions not included/.test(textOf(c.args as never))), 10_000, 'drift on the card');
   await eventually(async () => (await state(runId)).state === 'succeeded', 20_000, 'kill run');
   expect((await state(runId)).headline).toMatch(/Terminated 2 of 3 approved session\(s\); 1 already gone, 0 refused/);
-  expect(await alive(approved.slice(1).map((s) => s.pid))).toEqual([]);
+  expect(await alivePids(approved.slice(1).map((s) => s.pid))).toEqual([]);
   const survivors = newcomers.map((n) => n.pid).sort((a, b) => a - b);
-  expect(await alive(survivors)).toEqual(survivors);
+  expect(await alivePids(survivors)).toEqual(survivors);
   // The card keeps the note after the run updated it; /db run shows it with the approval.
   const lastCard = tb.fake.callsOf('chat.update').filter((c) => c.args.ts === cardTs).at(-1)!;
   expect(textOf(lastCard.args as never)).toMatch(/1 of 3 already gone/);
@@ -94,8 +79,8 @@ it('an approved session that no longer matches the selection (now busy) is left 
   }, 5000, 'session busy');
   expect(await approve(runId, cardTs)).toMatch(/1 of 2 already gone/);
   await eventually(async () => (await state(runId)).state === 'succeeded', 20_000, 'kill run');
-  expect(await alive([approved[0]!.pid])).toEqual([approved[0]!.pid]);
-  expect(await alive([approved[1]!.pid])).toEqual([]);
+  expect(await alivePids([approved[0]!.pid])).toEqual([approved[0]!.pid]);
+  expect(await alivePids([approved[1]!.pid])).toEqual([]);
 });
 
 it('every approved session gone: the approval is refused, nothing runs', async () => {

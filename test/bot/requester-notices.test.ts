@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { bloatedTable, connect, createTestDatabase } from '../helpers/db.js';
-import { APPROVER, eventually, INCIDENTS, OPS, REQUESTER, startTestBot, stateQuery, targetsYaml, textOf, type TestBot } from '../helpers/bot.js';
+import { APPROVER, clickApprove, eventually, OPS, REQUESTER, requestApproval, startTestBot, stateQuery, targetsYaml, textOf, type TestBot } from '../helpers/bot.js';
 
 // The requester of an approval-gated run is told what became of it, and approvers are @-mentioned.
 let tb: TestBot;
@@ -21,14 +21,7 @@ afterAll(async () => {
   await target?.drop();
 });
 
-async function requestFull(targetName: string): Promise<{ runId: string; cardTs: string; cardText: string }> {
-  const before = tb.fake.callsOf('chat.postMessage').length;
-  await tb.wire.slashCommand({ text: `vacuum ${targetName} orders --full`, userId: REQUESTER, channelId: OPS });
-  const card = await eventually(() => tb.fake.callsOf('chat.postMessage').slice(before).find((c) => c.args.channel === INCIDENTS && /Approval needed/.test(textOf(c.args as never))), 15_000, 'approval card');
-  const runId = /r_[0-9a-f]{12}/.exec(JSON.stringify(card.args))![0];
-  await tb.fake.waitForCall('response_url', (c) => JSON.stringify(c.args).includes(runId));
-  return { runId, cardTs: (card.response as { ts: string }).ts, cardText: `${String(card.args.text)}\n${textOf(card.args as never)}` };
-}
+const requestFull = (targetName: string) => requestApproval(tb, `vacuum ${targetName} orders --full`);
 
 /** Ephemerals the requester got about one run, in the channel they asked from. */
 const notices = (runId: string) =>
@@ -43,7 +36,7 @@ it('approved → started → finished: the requester hears each, with who approv
   expect(cardText).toContain(`<@${APPROVER}>`);
   expect(cardText).toContain('<!subteam^S0DBAS>');
 
-  await tb.wire.blockActions({ userId: APPROVER, channelId: INCIDENTS, messageTs: cardTs, actionId: 'approval_approve', value: runId });
+  await clickApprove(tb, runId, cardTs);
   await eventually(async () => (await stateQuery(tb, `SELECT 1 FROM runs WHERE id = $1 AND state = 'succeeded'`, [runId])).rowCount, 30_000, 'run succeeded');
   const seen = await eventually(() => {
     const n = notices(runId);
@@ -76,7 +69,7 @@ it('a failed run tells the requester why', async () => {
     await c.query('BEGIN');
     // SHARE lets the approval re-plan (it reads the table) but blocks the rewrite.
     await c.query('LOCK TABLE orders IN SHARE MODE');
-    await tb.wire.blockActions({ userId: APPROVER, channelId: INCIDENTS, messageTs: cardTs, actionId: 'approval_approve', value: runId });
+    await clickApprove(tb, runId, cardTs);
     await eventually(async () => (await stateQuery(tb, `SELECT 1 FROM runs WHERE id = $1 AND state = 'failed'`, [runId])).rowCount, 40_000, 'run failed on the lock');
   } finally {
     await c.query('ROLLBACK').catch(() => undefined);

@@ -1,8 +1,8 @@
 import type pg from 'pg';
 import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
 import { bloatedTable, connect, createTestDatabase } from '../helpers/db.js';
-import { connectAs, createTestRole, pidOf } from '../postgres/support.js';
-import { APPROVER, eventually, INCIDENTS, OPS, REQUESTER, startTestBot, stateQuery, targetsYaml, textOf, type TestBot } from '../helpers/bot.js';
+import { alivePids, connectAs, createTestRole, pidOf } from '../postgres/support.js';
+import { clickApprove, eventually, requestApproval, startTestBot, stateQuery, targetsYaml, textOf, type TestBot } from '../helpers/bot.js';
 
 // Slack pacing (1 post/s per channel) never delays an approved action, and a target runs one
 // destructive run at a time, the next one visibly waiting in line.
@@ -11,25 +11,8 @@ let target: Awaited<ReturnType<typeof createTestDatabase>>;
 let role: Awaited<ReturnType<typeof createTestRole>>;
 let open: pg.Client[] = [];
 
-async function alive(pids: number[]): Promise<number[]> {
-  const c = await connect(target.url, 'checker');
-  try {
-    return (await c.query<{ pid: number }>('SELECT pid FROM pg_stat_activity WHERE pid = ANY($1)', [pids])).rows.map((r) => r.pid);
-  } finally {
-    await c.end();
-  }
-}
-
-async function request(text: string): Promise<{ runId: string; cardTs: string }> {
-  const before = tb.fake.callsOf('chat.postMessage').length;
-  await tb.wire.slashCommand({ text, userId: REQUESTER, channelId: OPS });
-  const card = await eventually(() => tb.fake.callsOf('chat.postMessage').slice(before).find((c) => c.args.channel === INCIDENTS && /Approval needed/.test(textOf(c.args as never))), 15_000, 'approval card');
-  const runId = /r_[0-9a-f]{12}/.exec(JSON.stringify(card.args))![0];
-  await tb.fake.waitForCall('response_url', (c) => JSON.stringify(c.args).includes(runId));
-  return { runId, cardTs: (card.response as { ts: string }).ts };
-}
-
-const approve = (runId: string, cardTs: string) => tb.wire.blockActions({ userId: APPROVER, channelId: INCIDENTS, messageTs: cardTs, actionId: 'approval_approve', value: runId });
+const request = (text: string) => requestApproval(tb, text);
+const approve = (runId: string, cardTs: string) => clickApprove(tb, runId, cardTs);
 
 beforeAll(async () => {
   target = await createTestDatabase('pacing');
@@ -59,7 +42,7 @@ it('an approved kill acts before the announcement and progress messages have mad
   await new Promise((r) => setTimeout(r, 1100)); // the card's own post no longer holds the lane
   const clicked = Date.now();
   await approve(runId, cardTs);
-  await eventually(async () => (await alive(sessions)).length === 0, 10_000, 'sessions gone');
+  await eventually(async () => (await alivePids(sessions)).length === 0, 10_000, 'sessions gone');
   const took = Date.now() - clicked;
   // Card update, announcement and progress message are 3 posts on one 1/s lane: ≥ 2 s if awaited.
   expect(took).toBeLessThan(1500);

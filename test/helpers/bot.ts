@@ -150,3 +150,21 @@ export function freePort(): Promise<number> {
     });
   });
 }
+
+/**
+ * Sends a request that needs approval and returns its run id and approval card (posted in the
+ * incident channel), after the requester's own "waiting" reply so later replies are not confused with it.
+ */
+export async function requestApproval(tb: TestBot, text: string, user = REQUESTER): Promise<{ runId: string; cardTs: string; cardText: string }> {
+  const before = tb.fake.callsOf('chat.postMessage').length;
+  await tb.wire.slashCommand({ text, userId: user, channelId: OPS });
+  const card = await eventually(() => tb.fake.callsOf('chat.postMessage').slice(before).find((c) => c.args.channel === INCIDENTS && /Approval needed/.test(textOf(c.args as never))), 15_000, `approval card for ${text}`);
+  const runId = /r_[0-9a-f]{12}/.exec(JSON.stringify(card.args))![0];
+  await tb.fake.waitForCall('response_url', (c) => JSON.stringify(c.args).includes(runId));
+  return { runId, cardTs: (card.response as { ts: string }).ts, cardText: `${String(card.args.text)}\n${textOf(card.args as never)}` };
+}
+
+/** Clicks Approve on a run's card as `user`. */
+export function clickApprove(tb: TestBot, runId: string, cardTs: string, user = APPROVER) {
+  return tb.wire.blockActions({ userId: user, channelId: INCIDENTS, messageTs: cardTs, actionId: 'approval_approve', value: runId });
+}
