@@ -21,6 +21,7 @@ import { RedisRateLimiter } from './jobs/rate-limit.js';
 import { startMetricsServer } from './metrics-http.js';
 import { holdTargetPools } from './postgres/pool.js';
 import { openEdgeRedis } from './redis.js';
+import { describeRedis, parseRedisUrl } from './redis-url.js';
 import { ReplayGuard } from './replay-guard.js';
 import type { Telemetry } from 'bullmq';
 import { adminConfigured, startAdminBoard, type AdminBoard } from './admin/board.js';
@@ -72,8 +73,8 @@ export async function startBot(config: AppConfig, opts: StartOptions = {}): Prom
   if (!(await queue.ping(3000))) {
     await queue.close().catch(() => undefined);
     await pool.end().catch(() => undefined);
-    const u = new URL(config.redisUrl);
-    throw new DbopsError('config', `REDIS_URL: cannot reach Redis at ${u.hostname}:${u.port || 6379}. Start Redis or point REDIS_URL at it.`);
+    // describeRedis: Sentinel/Cluster URLs list several hosts and are not WHATWG URLs.
+    throw new DbopsError('config', `REDIS_URL: cannot reach Redis at ${describeRedis(parseRedisUrl(config.redisUrl))}. Start Redis or point REDIS_URL at it.`);
   }
   const apiOpts = config.slackApiUrl ? { slackApiUrl: config.slackApiUrl } : {};
   // Progress has its own client that rejects (not waits on) rate limits: the notifier reschedules.

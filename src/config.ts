@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { resolvePolicy, type EffectivePolicy } from './approvals/policy.js';
 import { parseDuration } from './duration.js';
 import { registerSecret } from './log.js';
+import { clusterSafePrefix, parseRedisUrl, redisUrlSchema } from './redis-url.js';
 import type { BackupsConfig } from './providers/types.js';
 import { thresholdsSchema, type ThresholdsConfig } from './postgres/thresholds.js';
 
@@ -140,7 +141,11 @@ const envSchema = z.object({
   SLACK_APP_TOKEN: z.string().regex(/^xapp-/, 'must start with xapp-').optional(),
   SLACK_API_URL: z.string().url().optional(),
   PORT: z.coerce.number().int().min(0).max(65535).default(3000),
-  REDIS_URL: z.string().regex(/^rediss?:\/\//, 'must be a redis:// or rediss:// URL').default('redis://127.0.0.1:6379'),
+  // One server, Sentinel or Cluster (src/redis-url.ts); kept as text, parsed again where clients open.
+  REDIS_URL: z.string().default('redis://127.0.0.1:6379').superRefine((v, ctx) => {
+    const r = redisUrlSchema.safeParse(v);
+    if (!r.success) for (const i of r.error.issues) ctx.addIssue({ code: 'custom', message: i.message });
+  }),
   DATABASE_URL: z.string().regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL').default('postgres://127.0.0.1:5432/dbops'),
   DBOPS_TARGETS: z.string().default('./dbops.targets.yaml'),
   DBOPS_QUEUE_PREFIX: z.string().default('dbops'),
@@ -294,6 +299,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, opts: { sandbox
   if (e && (e.DBOPS_ADMIN_USER === undefined) !== (e.DBOPS_ADMIN_PASSWORD === undefined)) problems.push('DBOPS_ADMIN_USER and DBOPS_ADMIN_PASSWORD: set both or neither');
   if (problems.length || !e || !targets) throw new ConfigError(problems);
   for (const s of [env.SLACK_BOT_TOKEN, env.SLACK_SIGNING_SECRET, env.SLACK_APP_TOKEN, e.DATABASE_URL, e.REDIS_URL, e.DBOPS_METRICS_TOKEN, e.DBOPS_ADMIN_TOKEN, e.DBOPS_ADMIN_PASSWORD]) registerSecret(s);
+  const redis = parseRedisUrl(e.REDIS_URL);
+  // Sentinel/Cluster URLs do not parse as WHATWG URLs, so their passwords are registered here.
+  for (const s of [redis.password, redis.kind === 'sentinel' ? redis.sentinelPassword : undefined]) registerSecret(s);
   const adminAuth = { ...(e.DBOPS_ADMIN_TOKEN ? { token: e.DBOPS_ADMIN_TOKEN } : {}), ...(e.DBOPS_ADMIN_USER && e.DBOPS_ADMIN_PASSWORD ? { user: e.DBOPS_ADMIN_USER, password: e.DBOPS_ADMIN_PASSWORD } : {}) };
   const [rlMax, rlWindow] = e.DBOPS_RATE_LIMIT.split('/') as [string, string];
   return {
@@ -305,7 +313,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, opts: { sandbox
     redisUrl: e.REDIS_URL,
     databaseUrl: e.DATABASE_URL,
     targetsPath: e.DBOPS_TARGETS,
-    queuePrefix: e.DBOPS_QUEUE_PREFIX,
+    // On a Cluster, BullMQ needs every key of a queue in one slot: `{prefix}` (src/redis-url.ts).
+    queuePrefix: clusterSafePrefix(e.DBOPS_QUEUE_PREFIX, redis),
     createDatabase: e.DBOPS_CREATE_DATABASE === 'true',
     rateLimit: { max: Number(rlMax), windowMs: parseDuration(rlWindow) * 1000 },
     maxPendingApprovals: e.DBOPS_MAX_PENDING_APPROVALS,

@@ -1,4 +1,6 @@
-import { Queue, type Telemetry } from 'bullmq';
+import { createIORedisClient, Queue, RedisConnection as BullConnection, type Telemetry } from 'bullmq';
+import { Cluster, Redis, type RedisOptions } from 'ioredis';
+import { ioredisOptions, parseRedisUrl } from '../redis-url.js';
 
 export const RUNS_QUEUE = 'runs';
 export const MAINTENANCE_QUEUE = 'maintenance';
@@ -17,20 +19,54 @@ export interface RedisConnection {
 /** Spread into Queue/Worker options: the telemetry option only when tracing is on. */
 export const telemetryOf = (conn: RedisConnection): { telemetry?: Telemetry } => (conn.telemetry ? { telemetry: conn.telemetry } : {});
 
+/** Marks cluster options so the client factory below builds an ioredis Cluster from them. */
+const CLUSTER_NODES = Symbol('dbops cluster nodes');
+
+/**
+ * BullMQ builds its clients from plain options with `new Redis(opts)`, which cannot reach a Cluster;
+ * handed a ready Cluster instance instead, it would never close it (and every caller would have to).
+ * So options carrying cluster seed nodes get a Cluster from this factory, owned and closed by BullMQ
+ * like any other connection; everything else is built exactly as BullMQ does by default. Installed
+ * only when a cluster URL is first used, and it defers to a factory someone else installed.
+ */
+function installClusterFactory(): void {
+  const previous = BullConnection.clientFactory;
+  if ((previous as { dbops?: true } | undefined)?.dbops) return;
+  const factory = (bullOpts: object) => {
+    const opts = bullOpts as RedisOptions;
+    const nodes = (opts as Record<symbol, unknown>)[CLUSTER_NODES] as { host: string; port: number }[] | undefined;
+    if (!nodes) {
+      if (previous) return previous(bullOpts as never);
+      const { url, ...rest } = opts as RedisOptions & { url?: string };
+      return createIORedisClient(url ? new Redis(url, rest) : new Redis(rest));
+    }
+    const { enableOfflineQueue, retryStrategy, ...redisOptions } = opts;
+    return createIORedisClient(
+      new Cluster(nodes, {
+        redisOptions,
+        enableOfflineQueue: enableOfflineQueue ?? true,
+        ...(retryStrategy ? { clusterRetryStrategy: retryStrategy as (times: number) => number | void | null } : {}),
+      }),
+    );
+  };
+  BullConnection.clientFactory = Object.assign(factory, { dbops: true as const }) as typeof BullConnection.clientFactory;
+}
+
+/** BullMQ connection options for REDIS_URL (any form src/redis-url.ts accepts); `worker`: a blocking client. */
 export function connectionOptions(redisUrl: string, worker = false): Record<string, unknown> {
-  const u = new URL(redisUrl);
-  return {
-    host: u.hostname,
-    port: Number(u.port || 6379),
-    ...(u.username ? { username: decodeURIComponent(u.username) } : {}),
-    ...(u.password ? { password: decodeURIComponent(u.password) } : {}),
-    ...(u.pathname.length > 1 ? { db: Number(u.pathname.slice(1)) } : {}),
-    ...(u.protocol === 'rediss:' ? { tls: {} } : {}),
+  const t = parseRedisUrl(redisUrl);
+  const opts: Record<string | symbol, unknown> = {
+    ...ioredisOptions(t),
     // Workers block on Redis: BullMQ requires null here so commands wait out reconnects.
     maxRetriesPerRequest: worker ? null : 1,
     enableOfflineQueue: worker,
     connectTimeout: 3000,
   };
+  if (t.kind === 'cluster') {
+    installClusterFactory();
+    opts[CLUSTER_NODES] = t.nodes;
+  }
+  return opts as Record<string, unknown>;
 }
 
 /**

@@ -119,30 +119,38 @@ const MIGRATIONS: ReadonlyArray<{ id: number; name: string; sql: string }> = [
   },
 ];
 
-/** Applies pending migrations under an advisory lock so replicas starting together don't race. */
+/**
+ * Applies pending migrations in one transaction under a transaction-scoped advisory lock, so
+ * replicas starting together don't race. Transaction-scoped (pg_advisory_xact_lock), not session:
+ * behind PgBouncer in transaction mode consecutive statements outside a transaction may land on
+ * different server connections, so a session lock taken by one statement could be released, or
+ * held forever, on a connection the next statement never sees. Inside one transaction every
+ * statement shares a server connection and the lock ends with it. All pending migrations commit
+ * together or not at all (a failure leaves the schema as it was; the next start retries).
+ */
 export async function migrate(pool: Pool): Promise<number[]> {
   const c = await pool.connect();
   try {
-    await c.query('SELECT pg_advisory_lock(4242001)');
-    await c.query('CREATE TABLE IF NOT EXISTS schema_migrations (id int PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())');
-    const done = new Set((await c.query<{ id: number }>('SELECT id FROM schema_migrations')).rows.map((r) => r.id));
-    const applied: number[] = [];
-    for (const m of MIGRATIONS) {
-      if (done.has(m.id)) continue;
-      await c.query('BEGIN');
-      try {
+    await c.query('BEGIN');
+    try {
+      await c.query('SELECT pg_advisory_xact_lock(4242001)');
+      await c.query('CREATE TABLE IF NOT EXISTS schema_migrations (id int PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())');
+      // Read after the lock: a replica that migrated first has committed, and this statement's snapshot sees it.
+      const done = new Set((await c.query<{ id: number }>('SELECT id FROM schema_migrations')).rows.map((r) => r.id));
+      const applied: number[] = [];
+      for (const m of MIGRATIONS) {
+        if (done.has(m.id)) continue;
         await c.query(m.sql);
         await c.query('INSERT INTO schema_migrations (id, name) VALUES ($1, $2)', [m.id, m.name]);
-        await c.query('COMMIT');
         applied.push(m.id);
-      } catch (err) {
-        await c.query('ROLLBACK');
-        throw err;
       }
+      await c.query('COMMIT');
+      return applied;
+    } catch (err) {
+      await c.query('ROLLBACK').catch(() => undefined);
+      throw err;
     }
-    return applied;
   } finally {
-    await c.query('SELECT pg_advisory_unlock(4242001)').catch(() => undefined);
     c.release();
   }
 }
