@@ -1,13 +1,24 @@
 // Sessions on the demo database that the page opens on demand, so connections/locks/kill have
-// something real to find: idle, idle in transaction (holding a lock on orders), and a blocking
-// pair (one transaction holds a row lock, another waits for it). Held by the sandbox process.
+// something real to find: idle, idle in transaction (holding a lock on orders), a blocking pair
+// (one transaction holds a row lock, another waits for it) and an old snapshot (a REPEATABLE READ
+// report left open, which pins dead tuples for VACUUM). Held by the sandbox process.
 import { EventEmitter } from 'node:events';
 import pg from 'pg';
 import { SANDBOX_APP } from './demo-db.js';
 
 export const DEMO_APP = 'demo-app';
-export type DemoKind = 'idle' | 'idle-in-transaction' | 'blocking';
-export const DEMO_KINDS: readonly DemoKind[] = ['idle', 'idle-in-transaction', 'blocking'];
+/** The old-snapshot session's application_name: a report someone forgot to finish. */
+export const REPORT_APP = 'demo-report';
+export type DemoKind = 'idle' | 'idle-in-transaction' | 'blocking' | 'snapshot';
+export const DEMO_KINDS: readonly DemoKind[] = ['idle', 'idle-in-transaction', 'blocking', 'snapshot'];
+/** Rows one "delete rows" removes from orders: few enough to repeat, enough to see pinned. */
+export const DELETE_BATCH = 2000;
+
+export interface DeletedRows {
+  deleted: number;
+  /** Open old-snapshot sessions: while one is, VACUUM has to keep the rows just deleted. */
+  holders: DemoSession[];
+}
 
 export interface DemoSession {
   id: number;
@@ -46,6 +57,15 @@ export class DemoSessions {
       await s.client.query('SELECT count(*) FROM orders');
       return this.opened([s]);
     }
+    if (kind === 'snapshot') {
+      // REPEATABLE READ keeps the transaction's first snapshot until it ends, so its backend_xmin
+      // stays put and every row deleted after it is still visible to it: VACUUM must keep them.
+      // It reads customers, not orders: it pins orders' dead tuples without locking that table.
+      const s = await this.connect('snapshot', REPORT_APP, 'idle in transaction (holding a snapshot)');
+      await s.client.query('BEGIN ISOLATION LEVEL REPEATABLE READ');
+      await s.client.query('SELECT count(*) FROM customers');
+      return this.opened([s]);
+    }
     const blocker = await this.connect('blocking', DEMO_APP, 'idle in transaction (blocking)');
     await blocker.client.query('BEGIN');
     await blocker.client.query("UPDATE customers SET name = name || '' WHERE id = 1");
@@ -54,6 +74,23 @@ export class DemoSessions {
     waiter.client.query("UPDATE customers SET email = email WHERE id = 1").catch(() => undefined);
     await this.waitUntilBlocked(waiter.pid);
     return this.opened([blocker, waiter]);
+  }
+
+  /**
+   * Deletes the newest DELETE_BATCH orders in one short transaction of its own: fresh dead tuples
+   * that only a snapshot taken before this can still see (the start-up ones predate any snapshot).
+   */
+  async deleteRows(): Promise<DeletedRows> {
+    const client = new pg.Client({ connectionString: this.url, application_name: DEMO_APP, connectionTimeoutMillis: 5000 });
+    client.on('error', () => undefined);
+    await client.connect();
+    try {
+      await client.query("SET statement_timeout = '10s'");
+      const r = await client.query('DELETE FROM orders WHERE id IN (SELECT id FROM orders ORDER BY id DESC LIMIT $1)', [DELETE_BATCH]);
+      return { deleted: r.rowCount ?? 0, holders: this.list().filter((s) => s.kind === 'snapshot') };
+    } finally {
+      await client.end().catch(() => undefined);
+    }
   }
 
   /** Closes every held session (or those of one kind). */

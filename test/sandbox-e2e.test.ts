@@ -1,6 +1,7 @@
 // The sandbox in a real browser: Debian's Chromium driven by playwright-core against the page,
 // with the real bot, the fake Slack, Redis and a demo database behind it. One person requests,
-// watches live progress, and approves as someone else. Screenshots go to test-artifacts/.
+// watches live progress, and approves as someone else; the requester is told what happened; an old
+// snapshot pins dead tuples and the advice that names it works. Screenshots go to test-artifacts/.
 import { mkdtempSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -221,6 +222,119 @@ describe('sandbox in Chromium', () => {
   it('the page says nothing about kept history when the state database started clean', async () => {
     expect(sandbox.history).toMatchObject({ fresh: false, earlierRuns: 0 });
     expect(await page.locator('#history-note').isVisible()).toBe(false);
+  });
+
+  it('notify the requester: Riley sees "approved by Alex", "started", "finished" in #ops, with a link that opens the thread', async () => {
+    await asUser('U0REQUESTER');
+    await openChannel('ops');
+    await send('/db vacuum demo orders --full');
+    const waiting = messages().filter({ hasText: 'Waiting for approval' }).filter({ hasText: 'VACUUM FULL public.orders on demo' });
+    await waiting.waitFor({ timeout: 15_000 });
+    const runId = /Run (r[\w-]+)/.exec((await waiting.textContent()) ?? '')?.[1];
+    expect(runId, await waiting.textContent() ?? '').toBeTruthy();
+    await shot('notify-1-requested');
+
+    await asUser('U0APPROVER');
+    await openChannel('incidents');
+    const pending = messages().filter({ hasText: 'public.orders' }).filter({ has: page.locator('button[data-action-id="approval_approve"]') });
+    await pending.waitFor({ timeout: 15_000 });
+    const card = page.locator(`#messages .message[data-ts="${await pending.getAttribute('data-ts')}"]`);
+    await card.locator('button[data-action-id="approval_approve"]').click();
+    await expect.poll(() => card.textContent(), { timeout: 15_000 }).toMatch(/approved by @Alex Approver/);
+    await shot('notify-2-approved-by-alex');
+
+    // Ephemerals to the requester, in the channel they asked from; each names the run.
+    await asUser('U0REQUESTER');
+    await openChannel('ops');
+    const mine = messages().filter({ hasText: 'Only visible to you' }).filter({ hasText: runId! });
+    const approved = mine.filter({ hasText: 'was approved by @Alex Approver' });
+    const started = mine.filter({ hasText: 'has started' });
+    const finished = mine.filter({ hasText: 'finished: VACUUM FULL public.orders' });
+    await approved.waitFor({ timeout: 15_000 });
+    await started.waitFor({ timeout: 15_000 });
+    await finished.waitFor({ timeout: 30_000 });
+    for (const note of [approved, started, finished]) expect(await note.locator('a', { hasText: 'Progress thread' }).count()).toBe(1);
+    expect(await finished.textContent()).toContain('✅');
+    await shot('notify-3-requester-ephemerals');
+
+    // Only Riley sees them (with the "waiting for approval" note): the approver in #ops does not.
+    await asUser('U0APPROVER');
+    await expect.poll(() => mine.count()).toBe(0);
+    await asUser('U0REQUESTER');
+    await expect.poll(() => mine.count()).toBe(4);
+
+    // The link is a Slack permalink to the card: the page opens its channel and thread.
+    await finished.locator('a', { hasText: 'Progress thread' }).click();
+    await expect.poll(() => page.textContent('#channel-name')).toBe('# incidents');
+    await thread().filter({ hasText: 'VACUUM FULL public.orders' }).filter({ hasText: '✅' }).first().waitFor({ timeout: 10_000 });
+    await expect.poll(() => card.textContent(), { timeout: 10_000 }).toContain('succeeded: vacuum on demo');
+    await shot('notify-4-thread-from-link');
+  });
+
+  it('dead tuples pinned: an old snapshot keeps them, the result names it with its kill; status shows it; killed, a vacuum removes them', async () => {
+    await asUser('U0REQUESTER');
+    await openChannel('ops');
+    const sessions = () => page.locator('#sessions li').allTextContents();
+    await page.click('[data-demo="snapshot"]');
+    await expect.poll(sessions, { timeout: 10_000 }).toEqual([expect.stringContaining('demo-report · idle in transaction')]);
+    const pid = Number(/pid (\d+)/.exec((await sessions())[0]!)?.[1]);
+    expect(pid).toBeGreaterThan(0);
+    await page.click('[data-demo-rows="delete"]');
+    await messages().filter({ hasText: 'Deleted 2000 rows' }).filter({ hasText: `pid ${pid}` }).waitFor({ timeout: 10_000 });
+    await shot('pinned-1-snapshot-and-deleted-rows');
+
+    const requests = messages().filter({ hasText: 'VACUUM public.orders on demo —' });
+    const vacuum = async () => {
+      const before = await requests.count();
+      await send('/db vacuum demo orders');
+      await expect.poll(() => requests.count(), { timeout: 15_000 }).toBe(before + 1);
+      const request = requests.nth(before);
+      await request.locator('.replies').waitFor({ timeout: 20_000 });
+      await request.locator('.replies').click();
+      return request;
+    };
+    const first = await vacuum();
+    const pinned = thread().filter({ hasText: 'dead tuples could not be removed' });
+    await pinned.first().waitFor({ timeout: 30_000 });
+    // A warning is still a finished run: the card settles before the screenshot.
+    await expect.poll(() => first.textContent(), { timeout: 10_000 }).toContain('succeeded');
+    const warning = (await pinned.first().textContent()) ?? '';
+    expect(warning).toContain('⚠️');
+    expect(warning).toContain('2,000 dead tuples could not be removed');
+    expect(warning).toContain(`pid ${pid} (demo-report`);
+    expect(warning).toContain(`/db kill demo ${pid}`);
+    await shot('pinned-2-vacuum-warning');
+
+    const statuses = messages().filter({ hasText: 'Oldest xmin horizon holder' });
+    const beforeStatus = await statuses.count();
+    await send('/db status demo');
+    await expect.poll(() => statuses.count(), { timeout: 10_000 }).toBe(beforeStatus + 1);
+    expect(await statuses.last().textContent()).toContain(`pid ${pid} (demo-report`);
+    await shot('pinned-3-status-horizon');
+
+    // The advice works as written: the kill, approved by someone else, ends the holder.
+    await send(`/db kill demo ${pid}`);
+    await asUser('U0APPROVER');
+    await openChannel('incidents');
+    const pending = messages().filter({ hasText: String(pid) }).filter({ has: page.locator('button[data-action-id="approval_approve"]') });
+    await pending.waitFor({ timeout: 15_000 });
+    const card = page.locator(`#messages .message[data-ts="${await pending.getAttribute('data-ts')}"]`);
+    await card.locator('button[data-action-id="approval_approve"]').click();
+    await card.locator('.replies').click({ timeout: 15_000 });
+    await thread().filter({ hasText: 'Terminated 1 of 1 approved session(s)' }).waitFor({ timeout: 20_000 });
+    await expect.poll(sessions, { timeout: 10_000 }).toEqual(['no demo sessions open']);
+    await shot('pinned-4-holder-killed');
+
+    await asUser('U0REQUESTER');
+    await openChannel('ops');
+    const again = await vacuum();
+    const removed = thread().filter({ hasText: '✅' }).filter({ hasText: 'dead tuples' }).filter({ hasText: '→ 0' });
+    await removed.first().waitFor({ timeout: 30_000 });
+    await expect.poll(() => again.textContent(), { timeout: 10_000 }).toContain('succeeded');
+    const done = (await removed.first().textContent()) ?? '';
+    expect(done).not.toContain('could not be removed');
+    expect(Number(/Removed \/ kept \(VACUUM VERBOSE\)\s*(\d+) \/ 0/.exec(done)?.[1])).toBeGreaterThanOrEqual(2000);
+    await shot('pinned-5-vacuum-removed');
   });
 
   it('deny: the Deny button opens a modal whose reason ends up on the card', async () => {

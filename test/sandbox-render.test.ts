@@ -2,8 +2,11 @@
 // includes markup-looking user text) goes through the sandbox page's renderer: no unknown
 // elements, nothing left unrendered (raw <@U…>, entities), only safe tags and links, and within
 // the Block Kit limits the fake Slack enforces. The renderer is the page's own module, DOM-less.
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadTargets } from '../src/config.js';
+import { tellRequester, type RequesterEvent } from '../src/jobs/notify-requester.js';
 import { helpMessage, targetsMessage, verbHelpMessage } from '../src/commands/help.js';
 import { defaultRegistry } from '../src/runbooks/index.js';
 import { killModal } from '../src/slack/kill-modal.js';
@@ -26,12 +29,13 @@ import {
 import { MetadataSealer } from '../src/slack/metadata.js';
 import { denyModal, runbookModal } from '../src/slack/views.js';
 import type { AuditRow } from '../src/store/audit.js';
+import type { RunDeps } from '../src/jobs/deps.js';
 import type { RunRow, RunState } from '../src/store/runs.js';
 import { blockErrors, viewErrors } from '../sandbox/fake-slack/validate.js';
 import { TARGETS_FILE } from '../sandbox/paths.js';
 import { renderView } from '../sandbox/public/blockkit.js';
 import { renderMessage } from '../sandbox/public/message.js';
-import { mrkdwn } from '../sandbox/public/mrkdwn.js';
+import { emoji, mrkdwn } from '../sandbox/public/mrkdwn.js';
 import { TAGS, textOf, walk, type VNode } from '../sandbox/public/vnode.js';
 
 const NOW = Date.UTC(2025, 0, 15, 12, 0, 0);
@@ -239,5 +243,62 @@ describe('renderer', () => {
     const c = ctx();
     renderMessage({ channel: 'C0OPS', ts: '1.000100', user: 'UBOT', text: '', blocks: [{ type: 'video' }, { type: 'actions', elements: [{ type: 'workflow_button' }] }], replyCount: 0 }, c);
     expect(c.errors).toEqual(['/blocks/0: unknown block type "video"', '/blocks/1/elements/0: unknown element type "workflow_button"']);
+  });
+});
+
+describe('what the requester is told (ephemerals of src/jobs/notify-requester.ts)', () => {
+  /** The message tellRequester would send, caught at the notifier. */
+  async function told(e: RequesterEvent): Promise<{ channel: string; user: string; message: Message }> {
+    const sent: Array<{ channel: string; user: string; message: Message }> = [];
+    const deps = {
+      notifier: { ephemeral: async (channel: string, user: string, message: Message) => (sent.push({ channel, user, message }), true) },
+      permalink: async () => LINK,
+      log: { warn: () => undefined },
+    } as unknown as Pick<RunDeps, 'notifier' | 'permalink' | 'log'>;
+    await tellRequester(deps, run({ state: 'queued' }), e);
+    expect(sent).toHaveLength(1);
+    return sent[0]!;
+  }
+
+  const events: Array<[string, RequesterEvent, string]> = [
+    ['approved', { kind: 'approved', by: ['U0APPROVER'] }, 'was approved by @Alex Approver'],
+    ['started', { kind: 'started' }, '▶️ Your run'],
+    ['finished', { kind: 'finished', headline: 'VACUUM FULL public.orders: dead tuples 32000 → 0' }, '✅ Your run'],
+    ['failed', { kind: 'failed', error: `lock timeout ${HOSTILE}` }, '❌ Your run'],
+    ['expired', { kind: 'expired', minutes: 30 }, '⏰ Your request'],
+  ];
+  it.each(events)('%s: to the requester only, in their channel, drawn with its icon and the thread link', async (kind, e, shows) => {
+    const { channel, user, message } = await told(e);
+    expect({ channel, user }).toEqual({ channel: 'C0OPS', user: 'U0REQUESTER' });
+    expect(blockErrors(message.blocks)).toEqual([]);
+    const c = ctx();
+    const node = renderMessage({ channel, ts: '1736942400.000200', user: 'UBOT', text: message.text, blocks: message.blocks, ephemeralTo: user, replyCount: 0 }, c);
+    const text = checkRendered(node, c.errors);
+    expect(text).toContain(shows);
+    expect(text).toContain('Only visible to you');
+    expect(text).not.toMatch(/:[a-z_]+:/);
+    const links: VNode[] = [];
+    walk(node, (n: VNode) => n.tag === 'a' && links.push(n));
+    // An expiry has no thread to point at (nothing ran); everything else links to it.
+    if (kind === 'expired') expect(links).toEqual([]);
+    else expect(links.map((l) => [textOf(l), l.attrs.href])).toEqual([['Progress thread', LINK]]);
+  });
+});
+
+describe('emoji', () => {
+  /** Every `:shortcode:` the bot writes into a string (after a quote, backtick, space or bracket). */
+  function shortcodes(dir: string, out = new Set<string>()): Set<string> {
+    for (const entry of readdirSync(dir, { withFileTypes: true })) {
+      const path = join(dir, entry.name);
+      if (entry.isDirectory()) shortcodes(path, out);
+      else if (entry.name.endsWith('.ts')) for (const m of readFileSync(path, 'utf8').matchAll(/(?<=[`'"( ]):([a-z][a-z0-9_+-]*):/g)) out.add(m[1]!);
+    }
+    return out;
+  }
+
+  it('the page draws every emoji shortcode the bot sends (none is left as :text:)', () => {
+    const codes = [...shortcodes(join(process.cwd(), 'src'))];
+    expect(codes.length).toBeGreaterThan(5);
+    expect(codes.filter((code) => emoji(`:${code}:`) === `:${code}:`)).toEqual([]);
   });
 });

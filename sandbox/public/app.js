@@ -213,6 +213,7 @@ function setupSidebar() {
     redraw();
   });
   document.querySelectorAll('[data-demo]').forEach((b) => b.addEventListener('click', () => void post('demo', { user: ui.me, channel: ui.channel, kind: b.dataset.demo, op: 'open' })));
+  document.querySelectorAll('[data-demo-rows]').forEach((b) => b.addEventListener('click', () => void post('demo', { user: ui.me, channel: ui.channel, op: 'delete-rows' })));
   document.querySelectorAll('[data-demo-close]').forEach((b) => b.addEventListener('click', () => void post('demo', { user: ui.me, channel: ui.channel, op: 'close' })));
   $('thread-close').addEventListener('click', () => {
     ui.thread = null;

@@ -14,7 +14,7 @@ const EMOJI = {
   construction: '🚧', link: '🔗', electric_plug: '🔌', card_file_box: '🗃️', file_cabinet: '🗄️',
   chart_with_upwards_trend: '📈', chart_with_downwards_trend: '📉', bar_chart: '📊', hourglass_done: '⌛',
   gear: '⚙️', shield: '🛡️', key: '🔑', question: '❓', exclamation: '❗', heavy_minus_sign: '➖',
-  arrow_right: '➡️', repeat: '🔁', recycle: '♻️', sleeping: '😴', snail: '🐌', traffic_light: '🚥',
+  arrow_right: '➡️', arrow_forward: '▶️', calendar: '📅', wastebasket: '🗑️', repeat: '🔁', recycle: '♻️', sleeping: '😴', snail: '🐌', traffic_light: '🚥',
 };
 
 /** &amp; &lt; &gt; → & < > (inside code too: the encoding is Slack's transport, not markup). */

@@ -60,10 +60,11 @@ export class SandboxApi {
     const [, command, rest] = slash as unknown as [string, string, string];
     if (command === 'demo') {
       const [op = '', kind = ''] = rest.split(/\s+/);
+      if (op === 'delete-rows') return this.demoSessions(user, channel, '', 'delete-rows');
       return op === 'close' ? this.demoSessions(user, channel, kind, 'close') : this.demoSessions(user, channel, op, 'open');
     }
     if (command !== 'db') {
-      this.slackbot(channel, user, `\`/${command}\` is not a valid command. In this sandbox, \`/db …\` talks to dbops and \`/demo idle|idle-in-transaction|blocking|close\` opens demo sessions.`);
+      this.slackbot(channel, user, `\`/${command}\` is not a valid command. In this sandbox, \`/db …\` talks to dbops, \`/demo idle|idle-in-transaction|blocking|snapshot|close\` opens demo sessions and \`/demo delete-rows\` makes dead tuples.`);
       return ok();
     }
     let res: WireResponse | undefined;
@@ -144,8 +145,9 @@ export class SandboxApi {
       tell('Closed the demo sessions.');
       return ok({ sessions: this.deps.demo.list() });
     }
+    if (op === 'delete-rows') return this.deleteRows(tell);
     if (!DEMO_KINDS.includes(kind as DemoKind)) {
-      tell(`Unknown demo session kind \`${encode(kind)}\`: use one of ${DEMO_KINDS.map((k) => `\`${k}\``).join(', ')}, or \`/demo close\`.`);
+      tell(`Unknown demo session kind \`${encode(kind)}\`: use one of ${DEMO_KINDS.map((k) => `\`${k}\``).join(', ')}, \`/demo delete-rows\`, or \`/demo close\`.`);
       return bad('unknown kind');
     }
     try {
@@ -154,6 +156,23 @@ export class SandboxApi {
       return ok({ opened, sessions: this.deps.demo.list() });
     } catch (err) {
       tell(`Could not open a demo session: ${encode((err as Error).message)}`);
+      return { status: 500, body: { ok: false, error: (err as Error).message } };
+    }
+  }
+
+  /** Fresh dead tuples in orders, and what that means for a vacuum now: the pinned path's set-up. */
+  private async deleteRows(tell: (text: string) => unknown): Promise<ApiAnswer> {
+    try {
+      const { deleted, holders } = await this.deps.demo.deleteRows();
+      const holder = holders[0];
+      tell(
+        holder
+          ? `Deleted ${deleted} rows from \`orders\`. \`${holder.application}\` pid ${holder.pid} took its snapshot before that and still sees them, so \`/db vacuum demo orders\` cannot remove them until it ends.`
+          : `Deleted ${deleted} rows from \`orders\`. Nothing holds an old snapshot, so \`/db vacuum demo orders\` removes them; open an old snapshot (\`/demo snapshot\`) before deleting to see them pinned.`,
+      );
+      return ok({ deleted, sessions: this.deps.demo.list() });
+    } catch (err) {
+      tell(`Could not delete demo rows: ${encode((err as Error).message)}`);
       return { status: 500, body: { ok: false, error: (err as Error).message } };
     }
   }
