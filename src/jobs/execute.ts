@@ -145,6 +145,9 @@ export async function executeRun(deps: RunDeps, runId: string, signal: AbortSign
   try {
     return await runClaimed(deps, claim.run, lease, claim.woke, signal, beat.lost);
   } catch (err) {
+    // A parked run: the heartbeat may notice the (now 'waiting') lease is no longer ours a moment
+    // after parking, which is not a loss — the job must still be delayed for the next look.
+    if (err instanceof PollLater) throw err;
     if (err instanceof LeaseLost || (beat.lost.aborted && !(err instanceof InterruptedByShutdown))) {
       deps.log.warn({ runId, fence: lease.fence }, 'lease lost: another executor owns this run now; standing down');
       return getRun(deps.pool, runId);
