@@ -7,6 +7,8 @@ import { registerCommand } from './handlers/command.js';
 import type { HandlerDeps } from './handlers/deps.js';
 import { registerModals } from './handlers/modals.js';
 import { registerKillModal } from './handlers/kill-modal.js';
+import { registerRestoreModal } from './handlers/restore-modal.js';
+import { registerRunControl } from './handlers/run-control.js';
 import type { Logger } from './log.js';
 import { onceAuthorize } from './slack/identity.js';
 import { DbopsError } from './errors.js';
@@ -112,6 +114,8 @@ export function registerHandlers(app: InstanceType<typeof App>, deps: HandlerDep
   registerActions(app, deps);
   registerModals(app, deps);
   registerKillModal(app, deps);
+  registerRestoreModal(app, deps);
+  registerRunControl(app, deps);
   app.error(async (err) => {
     deps.log.error({ err: err.message, code: (err as { code?: string }).code }, 'unhandled bolt error');
   });

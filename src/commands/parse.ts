@@ -11,7 +11,8 @@ export type Command =
   | { kind: 'targets' }
   | { kind: 'audit'; verify: boolean; target?: string; sinceSeconds: number }
   | { kind: 'runs'; target?: string }
-  | { kind: 'run'; id: string }
+  /** `run <id>` shows it; `resume` continues a failed run at its failed step, `abort` removes what it created. */
+  | { kind: 'run'; id: string; action?: 'resume' | 'abort' }
   /** `backup drill <target> --every D` (schedule) or `--off` (remove). */
   | { kind: 'drill'; target: Target; off: boolean; everySeconds?: number }
   | { kind: 'drills' }
@@ -114,7 +115,11 @@ export function parseCommand(text: string, registry: Registry, targets: TargetsC
     case 'run': {
       const id = rest[0];
       if (!id || !/^r_[a-z0-9]{6,40}$/.test(id)) throw badInput('`/db run` needs a run id like `r_k3x9q2a8`. See `/db runs` for recent ones.');
-      return { kind: 'run', id };
+      const action = rest[1]?.toLowerCase();
+      if (rest.length > 2 || (action !== undefined && action !== 'resume' && action !== 'abort')) {
+        throw badInput(`\`/db run ${id}\` takes \`resume\` or \`abort\` (or nothing, to show the run), not \`${clip(rest.slice(1).join(' '), 40)}\`.`);
+      }
+      return action ? { kind: 'run', id, action } : { kind: 'run', id };
     }
     case 'audit': {
       if (rest[0] === 'verify') return { kind: 'audit', verify: true, sinceSeconds: 0 };
@@ -150,8 +155,21 @@ export function parseCommand(text: string, registry: Registry, targets: TargetsC
   if (i < positionals.length) throw badInput(`Too many arguments for \`/db ${verb}\`: \`${clip(positionals.slice(i).join(' '), 60)}\`. Usage: \`${runbook.usage}\`.`);
   for (const [k, v] of Object.entries(flags)) if (k !== 'reason') raw[k] = v;
   const reason = typeof flags.reason === 'string' ? flags.reason.slice(0, INPUT_LIMITS.reason) : undefined;
+  if (!missing.length && runbook.modal && positionals.length === 1) missing.push(...missingForModal(runbook, raw));
   if (missing.length) return { kind: 'runbook', runbook, target, args: undefined, missing, raw, ...(reason ? { reason } : {}) };
   return { kind: 'runbook', runbook, target, args: validateArgs(runbook, raw), missing, raw, ...(reason ? { reason } : {}) };
+}
+
+/**
+ * A runbook with its own modal, typed with only its target, whose required input is a flag (restore's
+ * source: `--snapshot` or `--to-time`): what the schema says is missing opens the modal instead of an
+ * error. A value that was typed and is wrong stays an error, said at once.
+ */
+function missingForModal(runbook: Runbook, raw: Record<string, unknown>): string[] {
+  const r = runbook.args.safeParse(raw);
+  if (r.success) return [];
+  const absent = r.error.issues.map((i) => i.path[0]).filter((k) => k === undefined || !Object.hasOwn(raw, String(k)));
+  return absent.length === r.error.issues.length ? [String(absent[0] ?? 'source')] : [];
 }
 
 /** The flags typed so far prefill the form; the form goes through the same grammar when submitted. */

@@ -3,7 +3,10 @@ import { parseCommand, type Command } from '../commands/parse.js';
 import { helpMessage, targetsMessage, verbHelpMessage } from '../commands/help.js';
 import { DbopsError, userMessageOf } from '../errors.js';
 import { listDrillsMessage, removeDrill, scheduleDrill } from '../jobs/drill-commands.js';
+import { offerAbort } from '../jobs/abort.js';
 import { submitRequest } from '../jobs/request.js';
+import { resumeRun } from '../jobs/resume.js';
+import { section } from '../slack/blocks.js';
 import { auditMessage, auditVerifyMessage, errorMessage, runDetailMessage, runsMessage, userError } from '../slack/messages.js';
 import { slackUserId } from '../slack/metadata.js';
 import { listAudit, verifyAudit } from '../store/audit.js';
@@ -61,10 +64,18 @@ export function registerCommand(app: App, deps: HandlerDeps): void {
         case 'runs':
           return await respondWith(respond, runsMessage(await listRuns(deps.pool, cmd.target ? { target: cmd.target } : {}), cmd.target));
         case 'run': {
+          if (cmd.action === 'resume') return await respondWith(respond, await resumeRun(deps, cmd.id, command.user_id), 'ephemeral', log);
+          if (cmd.action === 'abort') return await respondWith(respond, await offerAbort(deps, cmd.id, command.user_id), 'ephemeral', log);
           const run = await getRun(deps.pool, cmd.id);
           if (!run) return await respondWith(respond, errorMessage(`No run \`${cmd.id}\`. See \`/db runs\` for recent ones.`));
           const link = run.threadChannel && run.threadTs ? await deps.permalink(run.threadChannel, run.threadTs) : undefined;
-          return await respondWith(respond, runDetailMessage(run, await listSteps(deps.pool, run.id), await listApprovals(deps.pool, run.id), link));
+          const detail = runDetailMessage(run, await listSteps(deps.pool, run.id), await listApprovals(deps.pool, run.id), link);
+          // A failed run says how to go on from here (the run id is ours, nothing user-typed).
+          if (run.state === 'failed' && !run.checkpoint.aborted) {
+            const abortable = deps.registry.get(run.runbook)?.abort ? ` · remove what it created: \`/db run ${run.id} abort\`` : '';
+            detail.blocks.push(section(`Continue at the failed step: \`/db run ${run.id} resume\`${abortable}`));
+          }
+          return await respondWith(respond, detail);
         }
         case 'audit':
           if (cmd.verify) return await respondWith(respond, auditVerifyMessage(await verifyAudit(deps.pool)));

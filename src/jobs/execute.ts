@@ -307,7 +307,8 @@ async function succeedRun(deps: RunDeps, lease: Lease, run: RunRow, rb: Runbook,
   const msg = resultMessage(done, result, seconds);
   if (done.threadChannel) {
     if (progressTs) void deps.notifier.update(done.threadChannel, progressTs, progressMessage(done, { text: `finished in ${formatDuration(seconds)}`, percent: 100 }, 'Done', 'done'));
-    const announced = shouldAnnounce(deps.targets.targets.get(done.target)!, done.risk);
+    // Announced runs, and runbooks whose result people must see (a restore's validation), reach the channel.
+    const announced = shouldAnnounce(deps.targets.targets.get(done.target)!, done.risk) || rb.broadcastResult === true;
     await deps.notifier.post(done.threadChannel, msg, { ...(done.threadTs ? { threadTs: done.threadTs } : {}), broadcast: announced });
   }
   await refreshHead(deps, done, approvers);
@@ -326,7 +327,7 @@ async function failRun(deps: RunDeps, lease: Lease, run: RunRow, err: unknown, s
   const msg = failureMessage(failed, userMsg, step, left);
   if (failed.threadChannel) {
     if (progressTs) void deps.notifier.update(failed.threadChannel, progressTs, progressMessage(failed, { text: `failed: ${userMsg}` }, step ?? 'run', 'failed'));
-    const announced = shouldAnnounce(deps.targets.targets.get(failed.target) ?? ({ environment: failed.environment } as never), failed.risk);
+    const announced = shouldAnnounce(deps.targets.targets.get(failed.target) ?? ({ environment: failed.environment } as never), failed.risk) || deps.registry.get(failed.runbook)?.broadcastResult === true;
     await deps.notifier.post(failed.threadChannel, msg, { ...(failed.threadTs ? { threadTs: failed.threadTs } : {}), broadcast: announced });
   } else {
     await deps.notifier.post(failed.channel, msg);

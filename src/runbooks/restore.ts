@@ -8,6 +8,7 @@ import { databaseOf, onDatabase } from '../postgres/rename.js';
 import { openTargetSession } from '../postgres/session.js';
 import { columnsByTable, diffColumns, freshness, schemaVersions, tableCounts, type FreshnessResult, type SchemaDiff, type SchemaVersion, type TableCount } from '../postgres/validation.js';
 import { pollIntervalMs } from './poll-interval.js';
+import { abortRestore } from './restore-abort.js';
 import { checkedProvider, providerOf } from './providers.js';
 import { defineRunbook, type Fact, type Risk } from './runbook.js';
 
@@ -80,6 +81,10 @@ export const restore = defineRunbook<Args, Facts>({
   },
   args,
   risk: (_a, target) => restoreRisk(target),
+  // Without --snapshot (or --to-time) the restore modal asks for the source; see handlers/restore-modal.ts.
+  modal: 'restore',
+  broadcastResult: true,
+  abort: abortRestore,
   plan: async ({ target, args: a }) => {
     const provider = checkedProvider(target, 'restore', VERB);
     if (!provider.checkRestore || !provider.restoreSnapshot) throw new DbopsError('provider', `\`${VERB}\` is not on ${target.engine} yet.`);

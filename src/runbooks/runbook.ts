@@ -122,6 +122,30 @@ export interface Runbook<A = any, F = any> {
    * stands, with a note for the card. Execution still acts only on the approved facts.
    */
   drift?: (approved: F, current: F | null) => Drift;
+  /**
+   * `/db run <id> abort` of a failed run: removes what the run created (never the source, never a
+   * pre-restore snapshot) and says what it removed and what it kept. With `dryRun` it only lists
+   * (the confirmation shows that list). Runbooks without it cannot be aborted.
+   */
+  abort?: (facts: F, outputs: Readonly<Record<string, unknown>>, ctx: AbortContext) => Promise<AbortReport>;
+  /** `destructive`: the abort also needs an approver other than the requester to confirm it. Default `change`. */
+  abortRisk?: Exclude<Risk, 'read'>;
+  /** The final result (and a failure) is broadcast to the thread's channel even when the run is not announced. */
+  broadcastResult?: boolean;
+}
+
+export interface AbortContext {
+  runId: string;
+  target: Target;
+  /** List what would be removed and kept; remove nothing. */
+  dryRun: boolean;
+  log: Logger;
+}
+
+/** What an abort removed (or, in a dry run, would remove) and what it kept on purpose, one line each. */
+export interface AbortReport {
+  removed: string[];
+  kept: string[];
 }
 
 /** Whether an approval still stands after the facts moved, and what to tell people about it. */

@@ -8,7 +8,7 @@ import { LIMITS } from './blocks.js';
  * the modal) is sealed with an HMAC and refused when it does not verify. The key is derived with HKDF
  * from a secret every replica already shares, so a modal opened by one web replica verifies on another.
  */
-export type MetaKind = 'runbook' | 'deny';
+export type MetaKind = 'runbook' | 'deny' | 'abort';
 
 const MAX_AGE_MS = 24 * 3600_000;
 

@@ -239,3 +239,73 @@ export async function failAbandonedReads(pool: Pool): Promise<number> {
   );
   return res.rowCount ?? 0;
 }
+
+/** lease_owner of a failed run while `/db run <id> abort` removes what it created (jobs/abort.ts). */
+export const ABORT_OWNER = 'abort';
+const ABORT_LEASE_MINUTES = 10;
+
+/**
+ * What a resumed run must not carry over from its failed attempt: its progress message (a new one is
+ * posted), a "queued behind" note, and the failed step's polling clock (or it would fail its deadline again).
+ */
+const resumeSet = `error = NULL, result = NULL, finished_at = NULL, updated_at = now(), lease_owner = NULL, lease_expires_at = NULL,
+        attempts = LEAST(attempts, 1),
+        checkpoint = checkpoint - 'progressTs' - 'queuedBehind' - ('waitingSince:' || next_step)`;
+/** Only a failed run nobody is aborting, and that was not aborted, may be resumed. */
+const resumable = `state = 'failed' AND lease_owner IS DISTINCT FROM '${ABORT_OWNER}' AND NOT (checkpoint ? 'aborted')`;
+
+/**
+ * `/db run <id> resume` without a new approval: failed → queued (a transition only this path makes).
+ * `attempts` restarts at 1 so the claim counts this as a resume, and MAX_ATTEMPTS counts from here.
+ */
+export async function requeueFailed(c: Pool | pg.ClientBase, id: string): Promise<RunRow | null> {
+  const res = await c.query(`UPDATE runs SET state = 'queued', ${resumeSet} WHERE id = $1 AND ${resumable} RETURNING *`, [id]);
+  return res.rows[0] ? toRun(res.rows[0]) : null;
+}
+
+/**
+ * `/db run <id> resume` when the approval no longer stands: failed → pending_approval, with a fresh
+ * expiry and quorum, and no card until the new one is posted (so no old card's buttons can decide it).
+ */
+export async function reopenForApproval(c: pg.ClientBase, id: string, requiredApprovals: number, expiresAt: Date): Promise<RunRow | null> {
+  const res = await c.query(
+    `UPDATE runs SET state = 'pending_approval', required_approvals = $2, expires_at = $3, card_channel = NULL, card_ts = NULL, ${resumeSet}
+      WHERE id = $1 AND ${resumable} RETURNING *`,
+    [id, requiredApprovals, expiresAt],
+  );
+  return res.rows[0] ? toRun(res.rows[0]) : null;
+}
+
+/** Takes a failed run for its abort (one abort at a time; a resume is refused meanwhile). Null: not abortable now. */
+export async function claimAbort(pool: Pool, id: string): Promise<{ run: RunRow; lease: Lease } | null> {
+  const res = await pool.query(
+    `UPDATE runs SET lease_owner = '${ABORT_OWNER}', lease_fence = lease_fence + 1, lease_expires_at = now() + interval '${ABORT_LEASE_MINUTES} minutes', updated_at = now()
+      WHERE id = $1 AND state = 'failed' AND NOT (checkpoint ? 'aborted')
+        AND (lease_owner IS DISTINCT FROM '${ABORT_OWNER}' OR lease_expires_at < now()) RETURNING *`,
+    [id],
+  );
+  if (!res.rows[0]) return null;
+  const run = toRun(res.rows[0]);
+  return { run, lease: { runId: id, owner: ABORT_OWNER, fence: run.leaseFence } };
+}
+
+/** Records the abort on the run (it stays failed, and can no longer be resumed) with its audit row. */
+export async function finishAbort(pool: Pool, lease: Lease, actor: string, report: { removed: string[]; kept: string[] }): Promise<RunRow | null> {
+  return inTransaction(pool, async (c) => {
+    const res = await c.query(
+      `UPDATE runs SET lease_owner = NULL, lease_expires_at = NULL, updated_at = now(),
+          checkpoint = checkpoint || jsonb_build_object('aborted', jsonb_build_object('by', $3::text, 'at', now(), 'removed', $4::jsonb, 'kept', $5::jsonb))
+        WHERE id = $1 AND lease_fence = $2 AND lease_owner = '${ABORT_OWNER}' RETURNING *`,
+      [lease.runId, lease.fence, actor, JSON.stringify(report.removed), JSON.stringify(report.kept)],
+    );
+    if (!res.rows[0]) return null;
+    const run = toRun(res.rows[0]);
+    await appendAudit(c, { actor, action: 'abort', runId: run.id, target: run.target, channel: run.channel, outcome: 'aborted', detail: { removed: report.removed, kept: report.kept } });
+    return run;
+  });
+}
+
+/** An abort that failed gives the run back (it may be aborted again, or resumed). */
+export async function releaseAbort(pool: Pool, lease: Lease): Promise<void> {
+  await pool.query(`UPDATE runs SET lease_owner = NULL, lease_expires_at = NULL WHERE id = $1 AND lease_fence = $2 AND lease_owner = '${ABORT_OWNER}'`, [lease.runId, lease.fence]);
+}
