@@ -46,12 +46,21 @@ export function describeHolders(target: T, horizon: readonly HorizonHolder[]): s
 /** Dead tuples left after the run: VACUUM's own count when it gave one (FULL never updates n_dead_tup). */
 const deadAfter = (o: VacuumOutcome) => o.tuples?.deadNotRemovable ?? o.after.nDeadTup;
 
+/** Kept dead tuples worth a warning even when most were removed, if something still holds the horizon. */
+const PINNED_WORTH_SAYING = 1000;
+
 /**
- * Dead tuples VACUUM had to keep because a snapshot can still see them, when that is most of them.
- * A few kept on a busy table is normal (transactions running during the vacuum); half or more is not.
+ * Dead tuples VACUUM had to keep because a snapshot can still see them, when that matters: most of
+ * them, or a thousand or more while a horizon holder is still there afterwards. A few kept on a busy
+ * table is normal (transactions running during the vacuum); a long-lived snapshot pinning part of
+ * the table is what on-call engineers need to hear about even when the rest was cleaned.
  */
 export function pinnedDeadTuples(o: VacuumOutcome): number {
-  if (o.tuples) return o.tuples.deadNotRemovable > 0 && o.tuples.deadNotRemovable >= o.tuples.removed ? o.tuples.deadNotRemovable : 0;
+  if (o.tuples) {
+    const kept = o.tuples.deadNotRemovable;
+    if (kept <= 0) return 0;
+    return kept >= o.tuples.removed || (kept >= PINNED_WORTH_SAYING && o.holders.length > 0) ? kept : 0;
+  }
   // No VERBOSE counts (a run from before they were recorded): fall back to the estimates.
   if (o.full) return 0;
   return o.after.nDeadTup > 0 && o.after.nDeadTup >= o.before.nDeadTup * 0.5 ? o.after.nDeadTup : 0;

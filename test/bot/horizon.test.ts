@@ -31,11 +31,16 @@ beforeAll(async () => {
   role = await createTestRole('hz');
   // A repeatable-read snapshot taken before the rows die, then left idle in its transaction: the
   // classic "VACUUM ran and removed nothing".
+  // "partly": 10,000 dead tuples anyone may remove, then 2,000 more that die after the snapshot.
+  await bloatedTable(target.url, 'partly', 20_000);
   holder = await connectAs(target.url, role.name, 'demo-app');
   holder.on('error', () => undefined);
   holderPid = await pidOf(holder);
   await holder.query('BEGIN ISOLATION LEVEL REPEATABLE READ; SELECT 1');
   await bloatedTable(target.url, 'pinned', 20_000);
+  const c = await (await import('../helpers/db.js')).connect(target.url);
+  await c.query('DELETE FROM partly WHERE id % 2 = 1 AND id <= 4000');
+  await c.end();
   tb = await startTestBot({ targets: targetsYaml({ demo: `environment: staging\nengine: self-hosted\nurl: ${target.url}` }) });
 });
 afterAll(async () => {
@@ -56,6 +61,13 @@ describe('dead tuples pinned by the xmin horizon', () => {
     // The stored result is honest too.
     const run = (await stateQuery(tb, `SELECT state, result->>'headline' AS h FROM runs WHERE runbook = 'vacuum' ORDER BY created_at DESC LIMIT 1`)).rows[0];
     expect(run.h).toMatch(/could not be removed/);
+  }, 40_000);
+
+  it('partly pinned: most dead tuples removed, but 2,000 kept by the same holder are still reported with it', async () => {
+    const { text, head } = await vacuumResult('partly');
+    expect(head).toMatch(/^:warning:/);
+    expect(text).toContain(`2,000 dead tuples could not be removed: pid ${holderPid} (demo-app`);
+    expect(text).toContain("dead tuples 12000 → 2000"); // the other 10,000 were removed
   }, 40_000);
 
   it('/db status shows the oldest horizon holder and its age', async () => {
