@@ -1,0 +1,204 @@
+/**
+ * Ack bench: how fast does dbops ack `/db …` compared with a bare Bolt app that acks `/db` with a
+ * short text, on this machine?
+ *
+ *   npm run build && node dist/bench/ack.js [--levels=20,100,500] [--rounds=4] [--deadline=600]
+ *
+ * Each app runs in its own child process (so neither the load generator nor the other app shares its
+ * event loop): the bare app (Bolt HTTP receiver, token verified once at start against a fake Slack),
+ * and dbops through the real `startBot` with a fake Slack, a state database and a `demo` target it
+ * creates on the machine's PostgreSQL (dropped at the end) and the machine's Redis (own prefix).
+ * Signed `/db help`, `/db targets`, `/db status demo` and a bad command go out N at once, rounds
+ * interleaved bare/dbops; before the next round, dbops' background work of the last one (status
+ * replies through response_url) must have landed. Every request comes from a distinct user, so the
+ * per-user rate limit is live but never trips. Prints p50/p99 of the ack round trip and the ratio.
+ * Bounded: a deadline stops everything; only 127.0.0.1 is touched.
+ */
+import { fork, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import { fileURLToPath } from 'node:url';
+import pg from 'pg';
+import { SlackWire } from '../sandbox/slack-wire.js';
+
+const SECRET = 'bench-signing-secret-0123456789';
+const CHANNEL = 'C0OPS';
+const ADMIN_URL = process.env.TEST_PG_ADMIN_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+const argOf = (name: string, dflt: string) => process.argv.find((a) => a.startsWith(`--${name}=`))?.split('=')[1] ?? dflt;
+
+type Msg = { type: 'ready'; url: string } | { type: 'urls'; urls: string[] } | { type: 'count'; responses: number; authTests: number };
+
+// ---------------------------------------------------------------- children: the two apps
+
+async function serveBare(): Promise<void> {
+  const { FakeSlack } = await import('../sandbox/fake-slack/server.js');
+  const bolt = await import('@slack/bolt');
+  const fake = await FakeSlack.start();
+  const app = new bolt.default.App({ token: 'xoxb-bare', signingSecret: SECRET, clientOptions: { slackApiUrl: fake.apiUrl }, logLevel: bolt.LogLevel.ERROR });
+  app.command('/db', async ({ ack }) => ack('ok'));
+  const server = (await app.start(0)) as { address: () => { port: number } };
+  process.send!({ type: 'ready', url: `http://127.0.0.1:${server.address().port}/slack/events` } satisfies Msg);
+  process.on('message', (m: { type: string }) => {
+    if (m.type === 'count') process.send!({ type: 'count', responses: 0, authTests: fake.callsOf('auth.test').length } satisfies Msg);
+    if (m.type === 'stop') void app.stop().then(() => fake.close()).then(() => process.exit(0));
+  });
+}
+
+async function serveDbops(): Promise<void> {
+  const { FakeSlack } = await import('../sandbox/fake-slack/server.js');
+  const { createLogger, loadConfig, startBot } = await import('../src/index.js');
+  const admin = new pg.Client({ connectionString: ADMIN_URL });
+  await admin.connect();
+  const tag = randomBytes(4).toString('hex');
+  const [stateDb, targetDb] = [`dbops_bench_state_${tag}`, `dbops_bench_demo_${tag}`];
+  await admin.query(`CREATE DATABASE ${stateDb}`);
+  await admin.query(`CREATE DATABASE ${targetDb}`);
+  const urlOf = (db: string) => Object.assign(new URL(ADMIN_URL), { pathname: `/${db}` }).toString();
+  const dir = mkdtempSync(join(tmpdir(), 'dbops-ack-bench-'));
+  const targets = join(dir, 'targets.yaml');
+  writeFileSync(targets, `incidentChannel: C0INCIDENTS\napprovers: [U0APPROVER]\ntargets:\n  demo:\n    environment: staging\n    engine: self-hosted\n    url: \${BENCH_DEMO_URL}\n`);
+  const fake = await FakeSlack.start({ channels: { [CHANNEL]: 'ops', C0INCIDENTS: 'incidents' } });
+  const env = {
+    ...process.env, SLACK_BOT_TOKEN: 'xoxb-bench', SLACK_SIGNING_SECRET: SECRET, SLACK_API_URL: fake.apiUrl, PORT: '0',
+    DATABASE_URL: urlOf(stateDb), DBOPS_TARGETS: targets, DBOPS_QUEUE_PREFIX: `dbops-bench-ack-${tag}`, BENCH_DEMO_URL: urlOf(targetDb),
+  };
+  // Production's log level, written nowhere: the serialisation cost stays in the figures.
+  const sink = new Writable({ write: (_c, _e, cb) => cb() });
+  const bot = await startBot(loadConfig(env), { logger: createLogger({ destination: sink, level: 'info' }) });
+  process.send!({ type: 'ready', url: `${bot.url}/slack/events` } satisfies Msg);
+  process.on('message', (m: { type: string; n?: number }) => {
+    if (m.type === 'urls') process.send!({ type: 'urls', urls: Array.from({ length: m.n! }, (_, i) => fake.responseUrlFor({ channel: CHANNEL, user: `U0B${i}` })) } satisfies Msg);
+    if (m.type === 'count') process.send!({ type: 'count', responses: fake.callsOf('response_url').length, authTests: fake.callsOf('auth.test').length } satisfies Msg);
+    if (m.type === 'stop') {
+      void (async () => {
+        await bot.stop();
+        await fake.close();
+        for (const db of [stateDb, targetDb]) await admin.query(`DROP DATABASE IF EXISTS ${db} WITH (FORCE)`);
+        await admin.end();
+        rmSync(dir, { recursive: true, force: true });
+        process.exit(0);
+      })();
+    }
+  });
+}
+
+// ---------------------------------------------------------------- parent: the driver
+
+class Child {
+  readonly #waiting: Array<(m: Msg) => void> = [];
+  private constructor(readonly proc: ChildProcess) {
+    proc.on('message', (m: Msg) => this.#waiting.shift()?.(m));
+  }
+  static async start(kind: 'bare' | 'dbops'): Promise<{ child: Child; url: string }> {
+    const proc = fork(fileURLToPath(import.meta.url), [`--serve=${kind}`], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    const child = new Child(proc);
+    const m = await child.next();
+    if (m.type !== 'ready') throw new Error(`${kind} did not start`);
+    return { child, url: m.url };
+  }
+  next(): Promise<Msg> {
+    return new Promise((r) => this.#waiting.push(r));
+  }
+  ask<T extends Msg['type']>(m: { type: T; n?: number }): Promise<Extract<Msg, { type: T }>> {
+    const p = this.next();
+    this.proc.send(m);
+    return p as Promise<Extract<Msg, { type: T }>>;
+  }
+  async stop(): Promise<void> {
+    const exited = new Promise((r) => this.proc.once('exit', r));
+    this.proc.send({ type: 'stop' });
+    await Promise.race([exited, new Promise((r) => setTimeout(r, 15_000))]);
+    if (this.proc.exitCode === null) this.proc.kill('SIGKILL');
+  }
+}
+
+const COMMANDS = [
+  { name: 'help', text: 'help', replies: false },
+  { name: 'targets', text: 'targets', replies: false },
+  { name: 'status demo', text: 'status demo', replies: true },
+  { name: 'bad command', text: 'frobnicate demo', replies: false },
+] as const;
+
+let userSeq = 0;
+// Distinct, valid Slack user ids (U + base-36 digits, upper case).
+const nextUser = () => `U0B${(userSeq++).toString(36).toUpperCase().padStart(6, '0')}`;
+
+async function round(wire: SlackWire, text: string, n: number, urls: string[] | undefined): Promise<number[]> {
+  const sends = Array.from({ length: n }, (_, i) =>
+    wire.slashCommand({ text, userId: nextUser(), channelId: CHANNEL, responseUrl: urls?.[i] ?? 'https://hooks.slack.com/commands/T0/1/unused', triggerId: `${Date.now()}.${i}.bench` }));
+  const res = await Promise.all(sends);
+  const bad = res.find((r) => r.status !== 200);
+  if (bad) throw new Error(`a request was answered ${bad.status}: ${bad.body.slice(0, 200)}`);
+  return res.map((r) => r.ms);
+}
+
+const pct = (xs: number[], p: number) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)]!;
+};
+
+async function settle(dbops: Child, expected: number, timeoutMs = 60_000): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while ((await dbops.ask({ type: 'count' })).responses < expected) {
+    if (Date.now() > end) throw new Error(`dbops' status replies did not all land within ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  await new Promise((r) => setTimeout(r, 100)); // the last reply's own bookkeeping
+}
+
+async function main(): Promise<void> {
+  const levels = argOf('levels', '20,100,500').split(',').map(Number);
+  const rounds = Number(argOf('rounds', '4'));
+  const deadline = setTimeout(() => { console.error('deadline reached: stopping'); process.exit(2); }, Number(argOf('deadline', '600')) * 1000);
+  console.log(`dbops ack bench: ${levels.join('/')} concurrent × ${rounds} rounds per app and command, interleaved`);
+  const bare = await Child.start('bare');
+  const dbops = await Child.start('dbops');
+  const wires = { bare: new SlackWire({ botUrl: bare.url, signingSecret: SECRET }), dbops: new SlackWire({ botUrl: dbops.url, signingSecret: SECRET }) };
+  let expected = 0;
+  const rows: string[] = [];
+  try {
+    // Warm-up: connections, JIT, the once-resolved bot identity.
+    for (const c of COMMANDS) {
+      await round(wires.bare, c.text, 20, undefined);
+      const urls = c.replies ? (await dbops.child.ask({ type: 'urls', n: 20 })).urls : undefined;
+      await round(wires.dbops, c.text, 20, urls);
+      if (c.replies) await settle(dbops.child, (expected += 20));
+    }
+    const authAfterWarmup = (await dbops.child.ask({ type: 'count' })).authTests;
+    let total = 0;
+    console.log(`\n${'command'.padEnd(12)} ${'conc'.padStart(4)}   ${'bare p50'.padStart(9)} ${'bare p99'.padStart(9)}   ${'dbops p50'.padStart(9)} ${'dbops p99'.padStart(9)}   ${'p50 ×'.padStart(6)} ${'p99 ×'.padStart(6)}`);
+    for (const n of levels) {
+      for (const c of COMMANDS) {
+        const t = { bare: [] as number[], dbops: [] as number[] };
+        for (let r = 0; r < rounds; r++) {
+          // Alternate which app goes first, so neither always gets the quieter machine.
+          for (const which of r % 2 ? (['dbops', 'bare'] as const) : (['bare', 'dbops'] as const)) {
+            const urls = which === 'dbops' && c.replies ? (await dbops.child.ask({ type: 'urls', n })).urls : undefined;
+            t[which].push(...(await round(wires[which], c.text, n, urls)));
+            total += n;
+            if (which === 'dbops' && c.replies) await settle(dbops.child, (expected += n));
+          }
+        }
+        const [b50, b99, d50, d99] = [pct(t.bare, 50), pct(t.bare, 99), pct(t.dbops, 50), pct(t.dbops, 99)];
+        const line = `${c.name.padEnd(12)} ${String(n).padStart(4)}   ${b50.toFixed(1).padStart(7)}ms ${b99.toFixed(1).padStart(7)}ms   ${d50.toFixed(1).padStart(7)}ms ${d99.toFixed(1).padStart(7)}ms   ${(d50 / b50).toFixed(2).padStart(6)} ${(d99 / b99).toFixed(2).padStart(6)}${d50 / b50 > 1.2 || d99 / b99 > 1.2 ? '  over 1.2×' : ''}`;
+        console.log(line);
+        rows.push(line);
+      }
+    }
+    const auth = (await dbops.child.ask({ type: 'count' })).authTests;
+    console.log(`\nauth.test calls by dbops: ${authAfterWarmup} through warm-up, ${auth - authAfterWarmup} more over ${total / 2} measured commands`);
+    console.log(`goal: every command within 1.2× of the bare app at p50 and p99: ${rows.some((r) => r.includes('over')) ? 'MISSED on the rows marked' : 'met'}`);
+  } finally {
+    clearTimeout(deadline);
+    await Promise.all([bare.child.stop(), dbops.child.stop()]);
+  }
+}
+
+const serve = argOf('serve', '');
+(serve === 'bare' ? serveBare() : serve === 'dbops' ? serveDbops() : main().then(() => process.exit(0))).catch((err: unknown) => {
+  console.error(`bench failed: ${(err as Error).stack ?? String(err)}`);
+  process.exit(1);
+});
