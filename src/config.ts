@@ -65,6 +65,10 @@ const targetSchema = z
     // Where the provider layer (src/providers) finds the engine's resources; credentials never live here.
     aws: z.object({ region: z.string(), instance: z.string().optional(), cluster: z.string().optional(), roleArn: z.string().regex(/^arn:aws[\w-]*:iam::\d{12}:role\/.+$/, 'must be an IAM role ARN').optional() }).strict().optional(),
     azure: z.object({ subscription: z.string().uuid('must be a subscription UUID'), resourceGroup: z.string(), server: z.string() }).optional(),
+    /** Cloud restores: how to reach a restored instance, a URL template with {instance} {host} {port} and `${VAR}` like url (proxies, bastions; tests). Default: its API endpoint with url's credentials. */
+    instanceUrl: z.string().optional(),
+    /** Cloud restores: use these instead of the source's subnet group, security groups, parameter group and instance class. */
+    restore: z.object({ subnetGroup: z.string().optional(), securityGroups: z.array(z.string()).optional(), parameterGroup: z.string().optional(), instanceClass: z.string().optional() }).strict().optional(),
     /** Restore validation: `schema.table.column`s whose newest value must not be later than the restore point. */
     freshness: z.array(z.string().regex(/^[^.\s]+\.[^.\s]+\.[^.\s]+$/, 'must be schema.table.column')).max(50).optional(),
     backups: z
@@ -121,6 +125,10 @@ export interface Target {
   readonly backups?: BackupsConfig;
   /** Restore validation: columns (`schema.table.column`) whose max must be ≤ the restore point. */
   readonly freshness?: readonly string[];
+  /** Cloud restores: URL template for a restored instance ({instance}, {host}, {port}); `${VAR}`s resolved, a secret. */
+  readonly instanceUrl?: string;
+  /** Cloud restores: overrides of what is copied from the source. */
+  readonly restore?: { subnetGroup?: string; securityGroups?: string[]; parameterGroup?: string; instanceClass?: string };
 }
 
 export interface TargetsConfig {
@@ -256,6 +264,9 @@ export function loadTargets(path: string, env: NodeJS.ProcessEnv = process.env):
       registerSecret(scratchUrl);
       backups = { ...rest, ...(scratchUrl ? { scratchUrl } : {}) };
     }
+    const instanceUrl = t.instanceUrl === undefined ? undefined : expandEnv(t.instanceUrl, env, `${path}: targets.${name}.instanceUrl`, problems);
+    if (instanceUrl && !/^postgres(ql)?:\/\//.test(instanceUrl)) problems.push(`${path}: targets.${name}.instanceUrl must resolve to a postgres:// URL template`);
+    registerSecret(instanceUrl);
     targets.set(name, {
       name,
       environment: t.environment,
@@ -276,6 +287,8 @@ export function loadTargets(path: string, env: NodeJS.ProcessEnv = process.env):
       ...(t.azure ? { azure: t.azure } : {}),
       ...(backups ? { backups } : {}),
       ...(t.freshness ? { freshness: t.freshness } : {}),
+      ...(instanceUrl ? { instanceUrl } : {}),
+      ...(t.restore ? { restore: t.restore } : {}),
     });
   }
   if (problems.length) throw new ConfigError(problems);

@@ -8,6 +8,7 @@ import {
   type RDSClient,
 } from '@aws-sdk/client-rds';
 import { awsError } from './aws-errors.js';
+import { checkAwsRestore, describeAwsManaged, findAwsManaged, pollAwsOp, startAwsRename, startAwsRestore, type AwsRestoreOps } from './restore-aws.js';
 import { auroraTopology, pollAwsFailover, startAwsFailover } from './aws-failover.js';
 import type { AwsOps } from './aws-ops.js';
 import { pollAwsRetention, startAwsRetention } from './aws-retention.js';
@@ -17,7 +18,7 @@ import { progressOf, toSnapshot } from './aws-snapshot.js';
 import { selectSnapshots } from './list.js';
 import { ProviderError } from './errors.js';
 import { ENGINE_CAPABILITIES } from './capabilities.js';
-import type { Capability, ListOptions, PollResult, Provider, RestorableWindow, Snapshot, SnapshotCheckpoint, StartResult } from './provider.js';
+import type { Capability, InstanceOpCheckpoint, InstanceOpPoll, InstanceRestoreCheck, InstanceRestoreRequest, ListOptions, ManagedInstance, PollResult, Provider, RestorableWindow, Snapshot, SnapshotCheckpoint, StartResult, SwapTag } from './provider.js';
 
 export interface AwsAuroraOptions {
   readonly target: string;
@@ -100,6 +101,29 @@ export class AwsAuroraProvider implements Provider {
     } catch (err) {
       throw awsError(this.engine, this.#what, err);
     }
+  }
+
+  // Restores into a new cluster and the cutover's renames (restore-aws.ts) on the same client.
+  get #restoreOps(): AwsRestoreOps {
+    return { engine: this.engine, rds: this.#rds, id: this.#cluster, target: this.target };
+  }
+  checkInstanceRestore(req: InstanceRestoreRequest): Promise<InstanceRestoreCheck> {
+    return checkAwsRestore(this.#restoreOps, req);
+  }
+  startInstanceRestore(req: InstanceRestoreRequest): Promise<InstanceOpCheckpoint> {
+    return startAwsRestore(this.#restoreOps, req);
+  }
+  pollInstanceOp(cp: InstanceOpCheckpoint): Promise<InstanceOpPoll> {
+    return pollAwsOp(this.#restoreOps, cp);
+  }
+  describeManaged(name: string): Promise<ManagedInstance | undefined> {
+    return describeAwsManaged(this.#restoreOps, name);
+  }
+  findManaged(by: { restoreRun?: string; swapRun?: string }): Promise<ManagedInstance[]> {
+    return findAwsManaged(this.#restoreOps, by);
+  }
+  startRename(from: string, to: string, mark: SwapTag): Promise<InstanceOpCheckpoint> {
+    return startAwsRename(this.#restoreOps, from, to, mark);
   }
 
   // Emergency operations (aws-failover.ts, aws-scale.ts, aws-retention.ts) on the same client and cluster.

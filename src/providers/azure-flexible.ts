@@ -1,10 +1,11 @@
 import type { BackupAutomaticAndOnDemand, PostgreSQLManagementFlexibleServerClient } from '@azure/arm-postgresql-flexible';
 import { azureError } from './azure-errors.js';
+import { checkAzureRestore, describeAzureManaged, findAzureManaged, pollAzureRestore, startAzureRestore, type AzureRestoreOps } from './restore-azure.js';
 import { azureTopology, pollAzureOperation, startAzureFailover, startAzureRetention, type AzureOps } from './azure-emergency.js';
 import type { FailoverRequest, OperationCheckpoint, OperationPoll, Topology } from './emergency.js';
 import { selectSnapshots } from './list.js';
 import { ENGINE_CAPABILITIES } from './capabilities.js';
-import type { Capability, ListOptions, PollResult, Provider, RestorableWindow, Snapshot, SnapshotCheckpoint, StartResult } from './provider.js';
+import type { Capability, InstanceOpCheckpoint, InstanceOpPoll, InstanceRestoreCheck, InstanceRestoreRequest, ListOptions, ManagedInstance, PollResult, Provider, RestorableWindow, Snapshot, SnapshotCheckpoint, StartResult } from './provider.js';
 
 export interface AzureFlexibleOptions {
   readonly target: string;
@@ -102,6 +103,26 @@ export class AzureFlexibleProvider implements Provider {
     } catch (err) {
       throw azureError(this.#what, err);
     }
+  }
+
+  // Point-in-time restores into a new server (restore-azure.ts) on the same client.
+  get #restoreOps(): AzureRestoreOps {
+    return { ...this.#ops, target: this.target };
+  }
+  checkInstanceRestore(req: InstanceRestoreRequest): Promise<InstanceRestoreCheck> {
+    return checkAzureRestore(this.#restoreOps, req);
+  }
+  startInstanceRestore(req: InstanceRestoreRequest): Promise<InstanceOpCheckpoint> {
+    return startAzureRestore(this.#restoreOps, req);
+  }
+  pollInstanceOp(cp: InstanceOpCheckpoint): Promise<InstanceOpPoll> {
+    return pollAzureRestore(this.#restoreOps, cp);
+  }
+  describeManaged(name: string): Promise<ManagedInstance | undefined> {
+    return describeAzureManaged(this.#restoreOps, name);
+  }
+  findManaged(by: { restoreRun?: string }): Promise<ManagedInstance[]> {
+    return findAzureManaged(this.#restoreOps, by);
   }
 
   // Emergency operations (azure-emergency.ts) on the same client and server.

@@ -14,9 +14,9 @@ export type Capability =
   | 'window' // restorableWindow (retention and, where the engine has one, earliest/latest restorable time)
   | 'prune' // prune: the bot enforces retention itself (self-hosted dumps)
   | 'verify' // verify: restore to a scratch copy and compare
-  | 'restore' // checkRestore + restoreSnapshot (self-hosted: into a new database)
-  | 'pitr' // later: restoreToTime
-  | 'rename' // later
+  | 'restore' // self-hosted: checkRestore + restoreSnapshot (into a new database); cloud: checkInstanceRestore + startInstanceRestore + pollInstanceOp (into a new instance)
+  | 'pitr' // cloud: the same methods with a point in time as the source (restore-aws.ts, restore-azure.ts)
+  | 'rename' // cloud: startRename + pollInstanceOp (the cutover's identifier swap) and the lookups it needs
   | 'failover' // topology + startFailover + pollOperation (emergency.ts)
   | 'scale' // Aurora Serverless v2: scaling + startScale + pollOperation
   | 'retention'; // startRetention + pollOperation (the current value is restorableWindow's retentionDays)
@@ -139,6 +139,85 @@ export interface RestoreResult {
   readonly durationMs: number;
 }
 
+/** Where a cloud restore's copy comes from: a snapshot (Azure: an on-demand backup, restored at its time) or a point in time. */
+export type RestoreSource = { readonly snapshotId: string; readonly toTime?: undefined } | { readonly toTime: string; readonly snapshotId?: undefined };
+
+/** What the targets file may set instead of copying it from the source (AWS; `instanceClass` also Aurora's instance). */
+export interface RestoreOverrides {
+  readonly subnetGroup?: string;
+  readonly securityGroups?: readonly string[];
+  readonly parameterGroup?: string;
+  readonly instanceClass?: string;
+}
+
+export interface InstanceRestoreRequest {
+  readonly source: RestoreSource;
+  /** The NEW instance (aws-rds), cluster (aws-aurora) or server (azure-flexible). */
+  readonly newName: string;
+  /** The run that owns it: tagged on the new resource, so a retry recognises its own and a cutover finds it. */
+  readonly owner: string;
+  readonly overrides?: RestoreOverrides;
+}
+
+export interface InstanceRestoreCheck {
+  readonly problems: readonly string[];
+  /** The data's point in time: the snapshot's creation time or the requested time. */
+  readonly restorePoint?: Date;
+  readonly window?: RestorableWindow;
+  readonly snapshot?: Snapshot;
+  /** The new name exists already and is this owner's (a resumed run). */
+  readonly alreadyOurs?: boolean;
+}
+
+export interface Endpoint {
+  readonly host: string;
+  readonly port: number;
+}
+
+/** Plain JSON, stored in the step's checkpoint between looks. */
+export interface InstanceOpCheckpoint {
+  readonly engine: ProviderEngine;
+  readonly kind: 'restore' | 'rename';
+  /** The identifier to look at: after a rename, the NEW one (the old one is gone, or about to be). */
+  readonly name: string;
+  /** Rename: the identifier before. */
+  readonly from?: string;
+  /** Aurora restore: the cluster first, then the instance created into it. */
+  readonly phase?: 'cluster' | 'instance';
+  readonly instance?: string;
+  /** Aurora: the class of that instance (the source writer's, unless the targets file overrides it). */
+  readonly instanceClass?: string;
+  /** Azure: the LRO poller's serialised state. */
+  readonly poller?: string;
+  /** An earlier attempt had started it (our own resource was found). */
+  readonly alreadyStarted?: boolean;
+}
+
+export interface InstanceOpPoll {
+  readonly done: boolean;
+  readonly progress: Progress;
+  readonly checkpoint: InstanceOpCheckpoint;
+  /** When done: where the restored resource answers. */
+  readonly endpoint?: Endpoint;
+}
+
+/** dbops' marks on the two sides of a cutover (AWS tags), readable by the rollback. */
+export interface SwapTag {
+  readonly run: string;
+  readonly role: 'old' | 'live';
+  /** The identifier before the swap. */
+  readonly was: string;
+}
+
+export interface ManagedInstance {
+  readonly name: string;
+  /** The engine's word ("available", "renaming", "Ready"…). */
+  readonly status: string;
+  readonly restoreRun?: string;
+  readonly swap?: SwapTag;
+  readonly endpoint?: Endpoint;
+}
+
 export interface Provider {
   readonly engine: ProviderEngine;
   /** The target's name (for messages). */
@@ -169,8 +248,21 @@ export interface Provider {
    * ours is dropped and done again; a finished one is returned with `alreadyRestored`.
    */
   restoreSnapshot?(req: RestoreRequest, opts?: CallOptions): Promise<RestoreResult>;
-  // Later issues: restoreToTime?, rename?, failover?, scale?, setRetention?,
-  // each returning StartResult/PollResult-style checkpoints like snapshots do.
+
+  // Cloud restores (restore-aws.ts, restore-azure.ts): into a NEW instance/cluster/server, started
+  // once and looked at with pollInstanceOp like snapshots; the run is parked between looks.
+  /** Pre-checks, creating nothing: source and credentials, the snapshot or point in time, the new name free (or ours). */
+  checkInstanceRestore?(req: InstanceRestoreRequest, opts?: CallOptions): Promise<InstanceRestoreCheck>;
+  /** Idempotent for the same owner: finding its own new instance means an earlier attempt started it. */
+  startInstanceRestore?(req: InstanceRestoreRequest, opts?: CallOptions): Promise<InstanceOpCheckpoint>;
+  /** One look at a restore or rename; never waits. Throws ProviderError('failed') when the engine reports failure. */
+  pollInstanceOp?(cp: InstanceOpCheckpoint, opts?: CallOptions): Promise<InstanceOpPoll>;
+  /** The instance/cluster/server named `name` (undefined: it does not exist), with dbops' marks. */
+  describeManaged?(name: string, opts?: CallOptions): Promise<ManagedInstance | undefined>;
+  /** Instances carrying a mark: the restore of a run, or the two sides of a cutover. */
+  findManaged?(by: { restoreRun?: string; swapRun?: string }, opts?: CallOptions): Promise<ManagedInstance[]>;
+  /** Marks `from` with `mark`, then renames it to `to` (which must not exist). Wait on `to` afterwards. */
+  startRename?(from: string, to: string, mark: SwapTag, opts?: CallOptions): Promise<InstanceOpCheckpoint>;
 
   // Emergency operations (types in emergency.ts): started once, then looked at with pollOperation.
   topology?(opts?: CallOptions): Promise<Topology>;

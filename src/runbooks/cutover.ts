@@ -3,7 +3,9 @@ import { DbopsError } from '../errors.js';
 import { restoredMark, restoringMark } from '../providers/restore-self-hosted.js';
 import { databaseInfo, databaseOf, databasesMarked, oldName } from '../postgres/rename.js';
 import { captureSwapSessions, runSwap, sessionDetail, swapDisplay, swapDrift, withAdmin, withRun, adminSession, type SwapFacts, type SwapOutput } from './db-swap.js';
+import { isCloud, KIND } from './restore-cloud.js';
 import { defineRunbook } from './runbook.js';
+import { cloudSwapLeftState, planCloudCutover, runCloudSwap, type CloudSwapFacts, type CloudSwapOutput } from './swap-cloud.js';
 
 const runIdArg = (what: string) => z.string().regex(/^r_[a-z0-9]{6,40}$/, `name the ${what} run, like r_k3x9q2a8 (see \`/db runs\`)`);
 
@@ -15,6 +17,8 @@ interface Facts extends SwapFacts {
   restored: string;
   old: string;
   restoreRun: string;
+  /** Cloud engines (swap-cloud.ts): an identifier rename swap, no sessions to drain. */
+  cloud?: CloudSwapFacts['cloud'];
 }
 
 /**
@@ -31,7 +35,18 @@ export const cutover = defineRunbook<Args, Facts>({
   args,
   risk: () => 'destructive',
   plan: async ({ target, args: a }) => {
-    if (target.engine !== 'self-hosted') throw new DbopsError('provider', `\`/db cutover\` is not on ${target.engine} yet: only self-hosted database renames are built.`);
+    if (isCloud(target)) {
+      const f: Facts = { ...(await planCloudCutover(target, a.restore)), restoreRun: a.restore };
+      const k = KIND[target.engine];
+      return {
+        summary: `Cut ${target.name} over to the restored ${k} ${f.restored} (restore ${a.restore})`,
+        steps: [`Rename ${f.original} → ${f.old}; wait until ${f.old} is available`, `Rename ${f.restored} → ${f.original}; wait until ${f.original} is available`],
+        facts: f,
+        display: swapDisplay(f),
+        impact: `${f.original} is unreachable while the renames apply (minutes: each one restarts the ${k}'s endpoint); applications then reach ${f.original}'s endpoint name, served by the RESTORED data (allow for DNS caching). The current ${k} is kept as ${f.old}. Undo: \`/db rollback ${target.name}\` with this run's id.`,
+        etaSeconds: 600,
+      };
+    }
     const facts = await withAdmin(target, async (c): Promise<Facts> => {
       const original = databaseOf(target.url);
       const marked = (await databasesMarked(c, restoringMark(a.restore))).filter((d) => d.comment === restoringMark(a.restore) || d.comment === restoredMark(a.restore));
@@ -82,6 +97,7 @@ export const cutover = defineRunbook<Args, Facts>({
       name: 'swap',
       title: 'Cutting over',
       run: async (ctx) => {
+        if (ctx.facts.cloud) return runCloudSwap(ctx as never);
         const c = await adminSession(ctx.target);
         try {
           const out: SwapOutput = await runSwap(c, { renames: withRun(ctx.facts.renames, ctx.runId), sessions: ctx.facts.sessions }, ctx);
@@ -93,8 +109,19 @@ export const cutover = defineRunbook<Args, Facts>({
     },
   ],
   leftState: (_s, f) =>
-    `If the step failed before renaming, nothing was renamed; if a rename failed, the ones done were undone, so ${f.original} still serves the original data. Connection settings of both databases were put back (if the bot itself died mid-way, connections may still be blocked: resuming the run finishes or undoes the swap).`,
+    f.cloud ? cloudSwapLeftState(f as CloudSwapFacts) : `If the step failed before renaming, nothing was renamed; if a rename failed, the ones done were undone, so ${f.original} still serves the original data. Connection settings of both databases were put back (if the bot itself died mid-way, connections may still be blocked: resuming the run finishes or undoes the swap).`,
   result: (outputs, f) => {
+    if (f.cloud) {
+      const c = outputs.swap as CloudSwapOutput & { runId: string; target: string };
+      return {
+        headline: `${c.target}'s ${KIND[f.cloud.engine]} ${f.original} is now the restored one (restore ${f.restoreRun}); the previous one is ${f.old}`,
+        facts: [
+          { label: 'Renamed', value: `${f.original} → ${f.old}\n${f.restored} → ${f.original}`, code: true },
+          ...(c.alreadyDone ? [{ label: 'Note', value: `${c.alreadyDone} rename(s) had been done by an earlier attempt of this run` }] : []),
+          { label: 'Roll back', value: `/db rollback ${c.target} ${c.runId}`, code: true },
+        ],
+      };
+    }
     const o = outputs.swap as SwapOutput & { runId: string; target: string };
     const ended = o.signals.filter((s) => s.outcome === 'terminated').length;
     return {

@@ -10,16 +10,23 @@ import { columnsByTable, diffColumns, freshness, schemaVersions, tableCounts, ty
 import { pollIntervalMs } from './poll-interval.js';
 import { abortRestore } from './restore-abort.js';
 import { checkedProvider, providerOf } from './providers.js';
+import { cloudBaseFacts, cloudLeftState, cloudPrecheck, cloudRestoreStep, cloudResult, cloudValidate, isCloud, planCloudRestore, type CloudRestoreFacts } from './restore-cloud.js';
 import { defineRunbook, type Fact, type Risk } from './runbook.js';
 
 const DB_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
 
+// ISO 8601 with a zone (Z or ±hh:mm): a restore time without one would be read in the bot's zone.
+const ISO_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?(Z|[+-]\d{2}:\d{2})$/;
 const args = z
   .object({
-    snapshot: z.string().min(1, 'name the dump with --snapshot ID (see `/db snapshots`)').max(255),
-    as: z.string().regex(DB_NAME, 'a new database name is lower-case letters, digits and _, at most 63, not starting with a digit').optional(),
+    snapshot: z.string().min(1, 'name the dump with --snapshot ID (see `/db snapshots`)').max(255).optional(),
+    /** Cloud engines: a point in time inside the restorable window instead of a snapshot. */
+    'to-time': z.string().regex(ISO_TIME, 'a point in time is ISO 8601 with its zone, like 2026-11-16T14:30:00Z').refine((v) => !Number.isNaN(Date.parse(v)), 'not a valid date and time').optional(),
+    // Per engine in plan: database names (self-hosted), instance/cluster identifiers (AWS), server names (Azure).
+    as: z.string().regex(/^[a-zA-Z_][a-zA-Z0-9_-]{0,62}$/, 'a new name is letters, digits, _ and -, at most 63, not starting with a digit').optional(),
   })
-  .strict();
+  .strict()
+  .refine((a) => (a.snapshot === undefined) !== (a['to-time'] === undefined), { message: 'name the source: --snapshot ID (see `/db snapshots`) or --to-time 2026-11-16T14:30:00Z (cloud engines), one of them', path: ['snapshot'] });
 type Args = z.infer<typeof args>;
 
 interface Facts {
@@ -29,6 +36,8 @@ interface Facts {
   sourceDatabase: string;
   newDatabase: string;
   freshness: string[];
+  /** Cloud engines (restore-cloud.ts): the fields above are then for display, these drive the steps. */
+  cloud?: CloudRestoreFacts;
 }
 
 interface PrecheckOutput {
@@ -76,7 +85,8 @@ export const restore = defineRunbook<Args, Facts>({
     positionals: [],
     flags: {
       snapshot: { kind: 'string', help: 'the dump to restore (an id from `/db snapshots`)' },
-      as: { kind: 'string', help: 'name of the NEW database (default <database>_r_<hash of the dump id>)' },
+      'to-time': { kind: 'string', help: 'cloud engines: restore to this point in time (ISO 8601 with zone) instead of a snapshot' },
+      as: { kind: 'string', help: 'name of the NEW database (default <database>_r_<hash of the dump id>), instance, cluster or server (default <id>-r-<hash>)' },
     },
   },
   args,
@@ -86,6 +96,12 @@ export const restore = defineRunbook<Args, Facts>({
   broadcastResult: true,
   abort: abortRestore,
   plan: async ({ target, args: a }) => {
+    if (isCloud(target)) {
+      const p = await planCloudRestore(target, { snapshot: a.snapshot, toTime: a['to-time'], as: a.as }, VERB);
+      return { ...p, facts: { ...cloudBaseFacts(target, p.facts), cloud: p.facts } };
+    }
+    if (a.snapshot === undefined) throw new DbopsError('bad_input', `A point-in-time restore (--to-time) is not on ${target.engine}: restore a dump with --snapshot ID (see \`/db snapshots ${target.name}\`).`);
+    if (a.as !== undefined && !DB_NAME.test(a.as)) throw new DbopsError('bad_input', '`as`: a new database name is lower-case letters, digits and _, at most 63, not starting with a digit');
     const provider = checkedProvider(target, 'restore', VERB);
     if (!provider.checkRestore || !provider.restoreSnapshot) throw new DbopsError('provider', `\`${VERB}\` is not on ${target.engine} yet.`);
     const sourceDatabase = databaseOf(target.url);
@@ -122,6 +138,7 @@ export const restore = defineRunbook<Args, Facts>({
       name: 'precheck',
       title: 'Pre-checks',
       run: async (ctx) => {
+        if (ctx.facts.cloud) return cloudPrecheck(ctx);
         const check = await providerOf(ctx.target).checkRestore!(request(ctx.facts, ctx.runId), {
           deep: true,
           signal: ctx.signal,
@@ -153,7 +170,10 @@ export const restore = defineRunbook<Args, Facts>({
     {
       name: 'restore',
       title: 'Restoring into a new database',
+      // Cloud restores of large databases take hours (the step is parked between looks, no worker held).
+      deadlineMs: 12 * 3600_000,
       run: async (ctx) => {
+        if (ctx.facts.cloud) return cloudRestoreStep(ctx);
         const r = await providerOf(ctx.target).restoreSnapshot!(request(ctx.facts, ctx.runId), {
           signal: ctx.signal,
           onProgress: (p) => ctx.progress({ text: p.message, ...(p.percent !== undefined ? { percent: p.percent } : {}) }),
@@ -165,6 +185,7 @@ export const restore = defineRunbook<Args, Facts>({
       name: 'validate',
       title: 'Validating',
       run: async (ctx) => {
+        if (ctx.facts.cloud) return cloudValidate(ctx);
         const f = ctx.facts;
         const expected = (ctx.outputs.precheck as PrecheckOutput).expected;
         ctx.progress({ text: `counting rows in ${f.newDatabase} and ${f.sourceDatabase}` });
@@ -211,6 +232,7 @@ export const restore = defineRunbook<Args, Facts>({
     },
   ],
   leftState: (step, f) => {
+    if (f.cloud) return cloudLeftState(step, f.cloud);
     switch (step) {
       case 'precheck':
         return `Nothing was created; ${f.newDatabase} does not exist. The target was not touched.`;
@@ -223,6 +245,7 @@ export const restore = defineRunbook<Args, Facts>({
     }
   },
   result: (outputs, f) => {
+    if (f.cloud) return cloudResult(outputs, f.cloud);
     const v = outputs.validate as ValidateOutput;
     const r = outputs.restore as { alreadyRestored: boolean; durationMs: number };
     const pre = (outputs['pre-restore-snapshot'] as { snapshotId: string }).snapshotId;

@@ -4,7 +4,9 @@ import { restoredMark } from '../providers/restore-self-hosted.js';
 import { databaseInfo, databaseOf, databasesMarked } from '../postgres/rename.js';
 import { runIdArg } from './cutover.js';
 import { adminSession, captureSwapSessions, parseSwapMark, runSwap, sessionDetail, swapDisplay, swapDrift, SWAP_MARK_PREFIX, withAdmin, withRun, type SwapFacts, type SwapOutput } from './db-swap.js';
+import { isCloud, KIND } from './restore-cloud.js';
 import { defineRunbook } from './runbook.js';
+import { cloudSwapLeftState, planCloudRollback, runCloudSwap, type CloudSwapFacts, type CloudSwapOutput } from './swap-cloud.js';
 
 const args = z.object({ cutover: runIdArg('cutover') }).strict();
 type Args = z.infer<typeof args>;
@@ -16,6 +18,8 @@ interface Facts extends SwapFacts {
   /** The name the restored database goes back to. */
   restored: string;
   cutoverRun: string;
+  /** Cloud engines (swap-cloud.ts): an identifier rename swap back. */
+  cloud?: CloudSwapFacts['cloud'];
 }
 
 /**
@@ -32,7 +36,18 @@ export const rollback = defineRunbook<Args, Facts>({
   args,
   risk: () => 'destructive',
   plan: async ({ target, args: a }) => {
-    if (target.engine !== 'self-hosted') throw new DbopsError('provider', `\`/db rollback\` is not on ${target.engine} yet: only self-hosted database renames are built.`);
+    if (isCloud(target)) {
+      const f: Facts = { ...(await planCloudRollback(target, a.cutover)), cutoverRun: a.cutover };
+      const k = KIND[target.engine];
+      return {
+        summary: `Roll back cutover ${a.cutover} on ${target.name}: ${f.old} becomes ${f.original} again`,
+        steps: [`Rename ${f.original} → ${f.restored}; wait until ${f.restored} is available`, `Rename ${f.old} → ${f.original}; wait until ${f.original} is available`],
+        facts: f,
+        display: swapDisplay(f),
+        impact: `${f.original} is unreachable while the renames apply (minutes); applications then reach the ${k} from before cutover ${a.cutover} again. Writes made since the cutover stay in ${f.restored}.`,
+        etaSeconds: 600,
+      };
+    }
     const facts = await withAdmin(target, async (c): Promise<Facts> => {
       const original = databaseOf(target.url);
       const marks = (await databasesMarked(c, SWAP_MARK_PREFIX)).map((d) => ({ d, m: parseSwapMark(d.comment) })).filter((x) => x.m?.run === a.cutover);
@@ -78,6 +93,7 @@ export const rollback = defineRunbook<Args, Facts>({
       name: 'swap',
       title: 'Rolling back',
       run: async (ctx) => {
+        if (ctx.facts.cloud) return runCloudSwap(ctx as never);
         const c = await adminSession(ctx.target);
         try {
           const out: SwapOutput = await runSwap(c, { renames: withRun(ctx.facts.renames, ctx.runId), sessions: ctx.facts.sessions }, ctx);
@@ -88,8 +104,15 @@ export const rollback = defineRunbook<Args, Facts>({
       },
     },
   ],
-  leftState: (_s, f) => `If a rename failed, the ones done were undone, so ${f.original} still serves the restored data of the cutover. Connection settings of both databases were put back.`,
+  leftState: (_s, f) => f.cloud ? cloudSwapLeftState(f as CloudSwapFacts) : `If a rename failed, the ones done were undone, so ${f.original} still serves the restored data of the cutover. Connection settings of both databases were put back.`,
   result: (outputs, f) => {
+    if (f.cloud) {
+      const c = outputs.swap as CloudSwapOutput & { target: string };
+      return {
+        headline: `${c.target}'s ${KIND[f.cloud.engine]} ${f.original} is the one from before cutover ${f.cutoverRun} again; the restored one is ${f.restored}`,
+        facts: [{ label: 'Renamed', value: `${f.original} → ${f.restored}\n${f.old} → ${f.original}`, code: true }],
+      };
+    }
     const o = outputs.swap as SwapOutput & { target: string };
     return {
       headline: `${o.target}'s database ${f.original} serves the data from before cutover ${f.cutoverRun} again; the restored database is ${f.restored}`,

@@ -78,6 +78,6 @@ export function restoreHint(target: Target, id: string): string {
 /** Said next to the hint, so nobody looks for a verb that is not there on this engine. */
 export function restoreNote(engine: Target['engine']): string {
   return ENGINE_CAPABILITIES[engine].has('restore')
-    ? 'dbops restores into a new database next to the target; the target is not touched.'
+    ? `dbops restores into a new ${engine === 'self-hosted' ? 'database next to the target' : engine === 'azure-flexible' ? 'server' : engine === 'aws-aurora' ? 'cluster' : 'instance'}; the target is not touched.`
     : `dbops has no \`/db restore\` on ${engine} yet: restore with the engine’s own tool, into a new instance or database.`;
 }

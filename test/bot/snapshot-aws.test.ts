@@ -70,8 +70,9 @@ describe('/db snapshot on aws-rds and aws-aurora', () => {
     expect(texts.some((t) => t.includes('creating, 75 %'))).toBe(true);
     expect(result).toContain('20 GB');
     expect(result).toContain('Duration');
-    expect(result).toContain(`aws rds restore-db-instance-from-db-snapshot --db-instance-identifier orders-db-restored --db-snapshot-identifier ${id}`);
-    expect(result).toContain('dbops has no `/db restore` on aws-rds yet');
+    // dbops' own restore verb now that aws-rds has one (restore-aws.ts).
+    expect(result).toContain(`/db restore rds --snapshot ${id}`);
+    expect(result).toContain('dbops restores into a new instance; the target is not touched.');
     expect(proxy.count('CreateDBSnapshot')).toBe(1);
     expect(proxy.creatingLooks.get(id)).toBe(3);
     expect(await snapshotsOf('orders-db')).toContain(id);
@@ -91,7 +92,7 @@ describe('/db snapshot on aws-rds and aws-aurora', () => {
     await threadMessage(tb, runId, 'Snapshot pre-upgrade-15 is available');
     const texts = await threadTexts(tb, runId);
     expect(texts.some((t) => t.includes('pre-upgrade-15: creating'))).toBe(true);
-    expect(texts.some((t) => t.includes('restore-db-cluster-from-snapshot --db-cluster-identifier orders-cluster-restored --snapshot-identifier pre-upgrade-15'))).toBe(true);
+    expect(texts.some((t) => t.includes('/db restore aurora --snapshot pre-upgrade-15'))).toBe(true);
     expect(proxy.count('CreateDBClusterSnapshot')).toBe(1);
     // The name is taken now: a second request is refused at request time, before anything runs.
     const again = await ask(tb, 'snapshot aurora --name pre-upgrade-15');

@@ -70,7 +70,7 @@ describe('azure-flexible', () => {
       { name: 'wait', state: 'done', attempts: 1 },
     ]);
     const result = await threadMessage(tb, runId, `Snapshot ${id} is available`);
-    expect(result).toContain(`az postgres flexible-server restore --resource-group rg-pay --source-server ${SERVER}`);
+    expect(result).toContain(`/db restore payments --snapshot ${id}`);
     expect((await threadTexts(tb, runId)).some((t) => t.includes(`${id}: backing up`))).toBe(true);
   });
 
