@@ -1,0 +1,116 @@
+// /db restore on azure-flexible through an HTTPS ARM fake: point-in-time restore into a NEW server
+// (servers.beginCreateOrUpdate, createMode PointInTimeRestore) as an LRO whose poller is the
+// checkpoint; validation through instanceUrl (a local database named after the server); the
+// cutover reports the connection-string change (servers cannot be renamed).
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { setProviderDeps } from '../../src/runbooks/providers.js';
+import { stubCredential, SUBSCRIPTION } from '../helpers/arm-fake.js';
+import { ArmRestoreFake } from '../helpers/arm-restore-fake.js';
+import { ask, stateQuery, startTestBot, targetsYaml, type TestBot } from '../helpers/bot.js';
+import { ADMIN_URL, adminQuery, connect, createTestDatabase } from '../helpers/db.js';
+import { finished, queued } from '../helpers/emergency-runs.js';
+import { stepRows, threadMessage } from '../helpers/snapshot-runs.js';
+
+let arm: ArmRestoreFake;
+let tb: TestBot;
+let db: Awaited<ReturnType<typeof createTestDatabase>>;
+const SERVER = 'pay-flex';
+const tag = Math.random().toString(36).slice(2, 7);
+const localDbs: string[] = [];
+const savedPoll = process.env.DBOPS_POLL_INTERVAL_MS;
+
+async function restoredData(name: string, rows: number): Promise<void> {
+  await adminQuery(`CREATE DATABASE "${name}"`);
+  localDbs.push(name);
+  const u = new URL(ADMIN_URL);
+  u.pathname = `/${name}`;
+  const c = await connect(u.toString());
+  await c.query(`CREATE TABLE orders (id int PRIMARY KEY); INSERT INTO orders SELECT generate_series(1, ${rows})`);
+  await c.end();
+}
+const recently = () => new Date(Date.now() - 60_000).toISOString().replace(/\.\d{3}Z$/, 'Z');
+
+beforeAll(async () => {
+  arm = await new ArmRestoreFake().start();
+  setProviderDeps({ azureCredential: stubCredential, azureClientOptions: { endpoint: arm.endpoint, tlsOptions: { ca: arm.ca }, retryOptions: { maxRetries: 1, retryDelayInMs: 10, maxRetryDelayInMs: 50 } }, azurePollIntervalMs: 10 });
+  process.env.DBOPS_POLL_INTERVAL_MS = '250';
+  db = await createTestDatabase('rstaz');
+  const c = await connect(db.url);
+  await c.query(`CREATE TABLE orders (id int PRIMARY KEY); INSERT INTO orders SELECT generate_series(1, 300)`);
+  await c.end();
+  tb = await startTestBot({
+    targets: targetsYaml({
+      payments: `environment: staging\nengine: azure-flexible\nurl: ${db.url}\ninstanceUrl: ${ADMIN_URL.replace(/\/[^/]*$/, '/{instance}')}\nazure: { subscription: ${SUBSCRIPTION}, resourceGroup: rg-pay, server: ${SERVER} }`,
+    }),
+  });
+}, 60_000);
+afterAll(async () => {
+  await tb?.stop();
+  await arm?.stop();
+  setProviderDeps({});
+  await db?.drop();
+  for (const n of localDbs) await adminQuery(`DROP DATABASE IF EXISTS "${n}" WITH (FORCE)`).catch(() => undefined);
+  if (savedPoll === undefined) delete process.env.DBOPS_POLL_INTERVAL_MS;
+  else process.env.DBOPS_POLL_INTERVAL_MS = savedPoll;
+});
+beforeEach(() => {
+  arm.requests.length = 0;
+  arm.nextRestore = { inProgressPolls: 0, outcome: 'Succeeded' };
+  arm.servers.set(SERVER, { state: 'Ready', location: 'westeurope', earliestRestoreDate: new Date(Date.now() - 7 * 86400_000).toISOString() });
+});
+
+describe('azure-flexible point-in-time restore', () => {
+  it('outside the window: refused at pre-check, no server created', async () => {
+    expect(await ask(tb, `restore payments --to-time 2020-01-01T00:00:00Z --as pay-${tag}-x`)).toMatch(/Restore refused, nothing was created: 2020-01-01T00:00:00Z is outside the restorable window of flexible server pay-flex/);
+    expect(await ask(tb, `restore payments --snapshot no-such-backup --as pay-${tag}-x`)).toContain('No backup no-such-backup of flexible server pay-flex.');
+    expect(arm.requests.filter((r) => r.method === 'PUT')).toEqual([]);
+  });
+
+  let restoreRun: string;
+  const name = `pay-${tag}-pitr`;
+  it('the LRO in progress for a while, then succeeded: one PUT, every look re-attaches; validated; cutover reports the connection-string change', async () => {
+    await restoredData(name, 290);
+    arm.nextRestore = { inProgressPolls: 4, outcome: 'Succeeded' };
+    const at = recently();
+    restoreRun = await queued(tb, `restore payments --to-time ${at} --as ${name}`);
+    const run = await finished(tb, restoreRun, 30_000);
+    expect(run.error).toBeNull();
+    const puts = arm.putsTo(name);
+    expect(puts).toHaveLength(1);
+    expect(puts[0]!.body).toMatchObject({ location: 'westeurope', tags: { 'dbops-restore-run': restoreRun }, properties: { createMode: 'PointInTimeRestore', sourceServerResourceId: `/subscriptions/${SUBSCRIPTION}/resourceGroups/rg-pay/providers/Microsoft.DBforPostgreSQL/flexibleServers/${SERVER}` } });
+    expect(new Date(puts[0]!.body.properties.pointInTimeUTC).toISOString()).toBe(new Date(at).toISOString());
+    expect(arm.requests.filter((r) => r.path.startsWith('/operations/')).length).toBeGreaterThanOrEqual(5);
+    expect((await stepRows(tb, restoreRun)).map((s) => `${s.name}:${s.attempts}`)).toEqual(['precheck:1', 'pre-restore-snapshot:1', 'restore:1', 'validate:1']);
+    const v = (await stateQuery(tb, `SELECT output FROM run_steps WHERE run_id = $1 AND name = 'validate'`, [restoreRun])).rows[0].output;
+    expect(v.sourceDiffers).toEqual(['public.orders: restored 290, payments now 300']);
+    await threadMessage(tb, restoreRun, 'connection-string change');
+    arm.requests.length = 0;
+    const reply = await ask(tb, `cutover payments ${restoreRun}`);
+    expect(reply).toContain(`change the host from ${SERVER}.postgres.database.azure.com to ${name}.postgres.database.azure.com`);
+    expect(arm.requests.filter((r) => r.method !== 'GET')).toEqual([]);
+  });
+
+  it('a failed LRO fails the run with Azure’s reason and says what exists now', async () => {
+    arm.nextRestore = { inProgressPolls: 1, outcome: { code: 'RestoreFailed', message: 'storage unavailable' } };
+    const runId = await queued(tb, `restore payments --to-time ${recently()} --as pay-${tag}-fail`);
+    const run = await finished(tb, runId, 30_000);
+    expect(run.state).toBe('failed');
+    expect(run.error).toContain('(RestoreFailed)');
+    const left = await threadMessage(tb, runId, 'State left');
+    expect(left).toContain(`The restored flexible server pay-${tag}-fail may exist`);
+    expect(left).not.toContain('127.0.0.1');
+  });
+
+  it('a run parked mid-LRO survives a bot restart and re-attaches from the checkpoint: one PUT', async () => {
+    const n = `pay-${tag}-resume`;
+    await restoredData(n, 300);
+    arm.nextRestore = { inProgressPolls: 8, outcome: 'Succeeded' };
+    const runId = await queued(tb, `restore payments --to-time ${recently()} --as ${n}`);
+    await new Promise((r) => setTimeout(r, 900));
+    expect(arm.putsTo(n)).toHaveLength(1);
+    await tb.restart();
+    const run = await finished(tb, runId, 30_000);
+    expect(run.error).toBeNull();
+    expect(arm.putsTo(n)).toHaveLength(1);
+  });
+});
