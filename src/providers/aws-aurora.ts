@@ -8,7 +8,7 @@ import {
   type RDSClient,
 } from '@aws-sdk/client-rds';
 import { awsError } from './aws-errors.js';
-import { checkAwsRestore, describeAwsManaged, findAwsManaged, pollAwsOp, startAwsRename, startAwsRestore, type AwsRestoreOps } from './restore-aws.js';
+import { checkAwsRestore, deleteAwsScratch, describeAwsManaged, findAwsManaged, pollAwsOp, startAwsRename, startAwsRestore, type AwsRestoreOps } from './restore-aws.js';
 import { auroraTopology, pollAwsFailover, startAwsFailover } from './aws-failover.js';
 import type { AwsOps } from './aws-ops.js';
 import { pollAwsRetention, startAwsRetention } from './aws-retention.js';
@@ -18,7 +18,7 @@ import { progressOf, toSnapshot } from './aws-snapshot.js';
 import { selectSnapshots } from './list.js';
 import { ProviderError } from './errors.js';
 import { ENGINE_CAPABILITIES } from './capabilities.js';
-import type { Capability, InstanceOpCheckpoint, InstanceOpPoll, InstanceRestoreCheck, InstanceRestoreRequest, ListOptions, ManagedInstance, PollResult, Provider, RestorableWindow, Snapshot, SnapshotCheckpoint, StartResult, SwapTag } from './provider.js';
+import type { Capability, InstanceOpCheckpoint, InstanceOpPoll, InstanceRestoreCheck, InstanceRestoreRequest, ListOptions, ManagedInstance, PollResult, Provider, RestorableWindow, Snapshot, SnapshotCheckpoint, ScratchDeleteLook, StartResult, SwapTag } from './provider.js';
 
 export interface AwsAuroraOptions {
   readonly target: string;
@@ -124,6 +124,9 @@ export class AwsAuroraProvider implements Provider {
   }
   startRename(from: string, to: string, mark: SwapTag): Promise<InstanceOpCheckpoint> {
     return startAwsRename(this.#restoreOps, from, to, mark);
+  }
+  deleteScratch(name: string, owner: string): Promise<ScratchDeleteLook> {
+    return deleteAwsScratch(this.#restoreOps, name, owner);
   }
 
   // Emergency operations (aws-failover.ts, aws-scale.ts, aws-retention.ts) on the same client and cluster.

@@ -1,11 +1,11 @@
 import type { BackupAutomaticAndOnDemand, PostgreSQLManagementFlexibleServerClient } from '@azure/arm-postgresql-flexible';
 import { azureError } from './azure-errors.js';
-import { checkAzureRestore, describeAzureManaged, findAzureManaged, pollAzureRestore, startAzureRestore, type AzureRestoreOps } from './restore-azure.js';
+import { checkAzureRestore, deleteAzureScratch, describeAzureManaged, findAzureManaged, pollAzureRestore, startAzureRestore, type AzureRestoreOps } from './restore-azure.js';
 import { azureTopology, pollAzureOperation, startAzureFailover, startAzureRetention, type AzureOps } from './azure-emergency.js';
 import type { FailoverRequest, OperationCheckpoint, OperationPoll, Topology } from './emergency.js';
 import { selectSnapshots } from './list.js';
 import { ENGINE_CAPABILITIES } from './capabilities.js';
-import type { Capability, InstanceOpCheckpoint, InstanceOpPoll, InstanceRestoreCheck, InstanceRestoreRequest, ListOptions, ManagedInstance, PollResult, Provider, RestorableWindow, Snapshot, SnapshotCheckpoint, StartResult } from './provider.js';
+import type { Capability, InstanceOpCheckpoint, InstanceOpPoll, InstanceRestoreCheck, InstanceRestoreRequest, ListOptions, ManagedInstance, PollResult, Provider, RestorableWindow, ScratchDeleteLook, Snapshot, SnapshotCheckpoint, StartResult } from './provider.js';
 
 export interface AzureFlexibleOptions {
   readonly target: string;
@@ -123,6 +123,9 @@ export class AzureFlexibleProvider implements Provider {
   }
   findManaged(by: { restoreRun?: string }): Promise<ManagedInstance[]> {
     return findAzureManaged(this.#restoreOps, by);
+  }
+  deleteScratch(name: string, owner: string, checkpoint?: string): Promise<ScratchDeleteLook> {
+    return deleteAzureScratch(this.#restoreOps, name, owner, checkpoint);
   }
 
   // Emergency operations (azure-emergency.ts) on the same client and server.

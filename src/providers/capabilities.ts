@@ -4,10 +4,10 @@ import type { ProviderEngine } from './types.js';
 
 /** What each engine can do today: the providers use these sets, and help derives the matrix from them without building clients. */
 export const ENGINE_CAPABILITIES: Readonly<Record<ProviderEngine, ReadonlySet<Capability>>> = {
-  'aws-rds': new Set<Capability>(['snapshot', 'list', 'window', 'restore', 'pitr', 'rename', 'failover', 'retention']),
-  'aws-aurora': new Set<Capability>(['snapshot', 'list', 'window', 'restore', 'pitr', 'rename', 'failover', 'scale', 'retention']),
+  'aws-rds': new Set<Capability>(['snapshot', 'list', 'window', 'verify', 'restore', 'pitr', 'rename', 'failover', 'retention']),
+  'aws-aurora': new Set<Capability>(['snapshot', 'list', 'window', 'verify', 'restore', 'pitr', 'rename', 'failover', 'scale', 'retention']),
   // No 'rename': a flexible server cannot be renamed; the cutover reports the connection-string change instead.
-  'azure-flexible': new Set<Capability>(['snapshot', 'list', 'window', 'restore', 'pitr', 'failover', 'retention']),
+  'azure-flexible': new Set<Capability>(['snapshot', 'list', 'window', 'verify', 'restore', 'pitr', 'failover', 'retention']),
   'self-hosted': new Set<Capability>(['snapshot', 'list', 'window', 'prune', 'verify', 'restore']),
 };
 

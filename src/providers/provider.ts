@@ -13,7 +13,7 @@ export type Capability =
   | 'list' // listSnapshots
   | 'window' // restorableWindow (retention and, where the engine has one, earliest/latest restorable time)
   | 'prune' // prune: the bot enforces retention itself (self-hosted dumps)
-  | 'verify' // verify: restore to a scratch copy and compare
+  | 'verify' // self-hosted: verify (a scratch database); cloud: restore + deleteScratch (a scratch instance, compared with the source)
   | 'restore' // self-hosted: checkRestore + restoreSnapshot (into a new database); cloud: checkInstanceRestore + startInstanceRestore + pollInstanceOp (into a new instance)
   | 'pitr' // cloud: the same methods with a point in time as the source (restore-aws.ts, restore-azure.ts)
   | 'rename' // cloud: startRename + pollInstanceOp (the cutover's identifier swap) and the lookups it needs
@@ -209,6 +209,16 @@ export interface SwapTag {
   readonly was: string;
 }
 
+/** `/db backup verify` names its scratch copies `dbops-verify-<run>`; only such names may be deleted. */
+export const SCRATCH_PREFIX = 'dbops-verify-';
+
+/** One look at deleting a scratch copy. `checkpoint`: engine state to hand to the next look (Azure: the LRO poller). */
+export interface ScratchDeleteLook {
+  readonly gone: boolean;
+  readonly progress: string;
+  readonly checkpoint?: string;
+}
+
 export interface ManagedInstance {
   readonly name: string;
   /** The engine's word ("available", "renaming", "Ready"…). */
@@ -261,6 +271,11 @@ export interface Provider {
   describeManaged?(name: string, opts?: CallOptions): Promise<ManagedInstance | undefined>;
   /** Instances carrying a mark: the restore of a run, or the two sides of a cutover. */
   findManaged?(by: { restoreRun?: string; swapRun?: string }, opts?: CallOptions): Promise<ManagedInstance[]>;
+  /**
+   * One look at deleting a backup-verify scratch copy (`dbops-verify-…`, tagged with `owner`): starts
+   * the delete, never waits; call again until `gone`. Refuses (ProviderError) anything not ours.
+   */
+  deleteScratch?(name: string, owner: string, checkpoint?: string, opts?: CallOptions): Promise<ScratchDeleteLook>;
   /** Marks `from` with `mark`, then renames it to `to` (which must not exist). Wait on `to` afterwards. */
   startRename?(from: string, to: string, mark: SwapTag, opts?: CallOptions): Promise<InstanceOpCheckpoint>;
 

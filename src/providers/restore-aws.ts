@@ -11,6 +11,8 @@
 import {
   AddTagsToResourceCommand,
   CreateDBInstanceCommand,
+  DeleteDBClusterCommand,
+  DeleteDBInstanceCommand,
   DescribeDBClusterSnapshotsCommand,
   DescribeDBClustersCommand,
   DescribeDBInstanceAutomatedBackupsCommand,
@@ -32,7 +34,7 @@ import { awsError } from './aws-errors.js';
 import { describeCluster, describeInstance, whatOf, type AwsOps } from './aws-ops.js';
 import { awsStatus } from './aws-snapshot.js';
 import { ProviderError, isProviderError } from './errors.js';
-import type { Endpoint, InstanceOpCheckpoint, InstanceOpPoll, InstanceRestoreCheck, InstanceRestoreRequest, ManagedInstance, RestorableWindow, Snapshot, SwapTag } from './provider.js';
+import { SCRATCH_PREFIX, type Endpoint, type InstanceOpCheckpoint, type InstanceOpPoll, type InstanceRestoreCheck, type InstanceRestoreRequest, type ManagedInstance, type RestorableWindow, type ScratchDeleteLook, type Snapshot, type SwapTag } from './provider.js';
 
 export interface AwsRestoreOps extends AwsOps {
   /** The target's name (tagged on what dbops creates). */
@@ -369,4 +371,48 @@ export async function startAwsRename(o: AwsRestoreOps, from: string, to: string,
     throw awsError(o.engine, `${kindOf(o)} ${from}`, err);
   }
   return cp;
+}
+
+/**
+ * One look at deleting a `/db backup verify` scratch copy (never waits): sends the delete once the
+ * resource is idle, then reports "gone" when AWS no longer knows it. Only ever a resource named
+ * `dbops-verify-…` AND tagged with this target and this run: anything else is refused untouched, so
+ * a wrong name can never delete a real instance. RDS: no final snapshot and no retained automated
+ * backups (a scratch copy must not leave billable leftovers). Aurora: the cluster's instances first
+ * (AWS refuses to delete a cluster that still has some), then the cluster without a final snapshot.
+ */
+export async function deleteAwsScratch(o: AwsRestoreOps, name: string, owner: string): Promise<ScratchDeleteLook> {
+  const what = `${kindOf(o)} ${name}`;
+  if (!name.startsWith(SCRATCH_PREFIX) || name === o.id) throw new ProviderError(o.engine, 'wrong_state', `${what} is not a backup-verify scratch copy (${SCRATCH_PREFIX}…): it was not deleted.`);
+  const res = aurora(o) ? await rawCluster(o, name) : await rawInstance(o, name);
+  if (!res) return { gone: true, progress: `${name} is gone` };
+  const tags = tagsOf(res.TagList);
+  if (tags[AWS_TAGS.restore] !== owner || tags[AWS_TAGS.target] !== o.target) {
+    throw new ProviderError(o.engine, 'wrong_state', `${what} does not carry this run's tags (${AWS_TAGS.restore}=${owner}, ${AWS_TAGS.target}=${o.target}): it was left alone. Check who created it before deleting it by hand.`);
+  }
+  try {
+    if (!aurora(o)) {
+      const st = (res as DBInstance).DBInstanceStatus;
+      if (st !== 'deleting') await o.rds.send(new DeleteDBInstanceCommand({ DBInstanceIdentifier: name, SkipFinalSnapshot: true, DeleteAutomatedBackups: true }));
+      return { gone: false, progress: `deleting ${name}` };
+    }
+    const c = res as DBCluster;
+    const members = new Set([...(c.DBClusterMembers ?? []).map((m) => m.DBInstanceIdentifier!).filter(Boolean), auroraInstanceName(name)]);
+    let left = 0;
+    for (const id of members) {
+      const inst = await rawInstance(o, id);
+      if (!inst || inst.DBClusterIdentifier !== name) continue;
+      left++;
+      // Aurora instances have no snapshot of their own: the cluster's SkipFinalSnapshot is what counts.
+      if (inst.DBInstanceStatus !== 'deleting') await o.rds.send(new DeleteDBInstanceCommand({ DBInstanceIdentifier: id }));
+    }
+    if (left) return { gone: false, progress: `deleting the ${left} instance${left === 1 ? '' : 's'} of ${name}` };
+    if (c.Status !== 'deleting') await o.rds.send(new DeleteDBClusterCommand({ DBClusterIdentifier: name, SkipFinalSnapshot: true }));
+    return { gone: false, progress: `deleting ${name}` };
+  } catch (err) {
+    // Gone between the look and the delete: the next look confirms it. Already being deleted (a lost answer): look again.
+    if (notFound(err)) return { gone: false, progress: `deleting ${name}` };
+    if (/InvalidDB(Instance|Cluster)State/.test((err as { name?: string }).name ?? '')) return { gone: false, progress: `${name} is busy; deleting it once it is idle` };
+    throw awsError(o.engine, what, err);
+  }
 }

@@ -10,7 +10,7 @@ import type { Server } from '@azure/arm-postgresql-flexible';
 import { azureError } from './azure-errors.js';
 import type { AzureOps } from './azure-emergency.js';
 import { ProviderError, isProviderError } from './errors.js';
-import type { Endpoint, InstanceOpCheckpoint, InstanceOpPoll, InstanceRestoreCheck, InstanceRestoreRequest, ManagedInstance, RestorableWindow, Snapshot } from './provider.js';
+import { SCRATCH_PREFIX, type Endpoint, type InstanceOpCheckpoint, type InstanceOpPoll, type InstanceRestoreCheck, type InstanceRestoreRequest, type ManagedInstance, type RestorableWindow, type ScratchDeleteLook, type Snapshot } from './provider.js';
 
 export interface AzureRestoreOps extends AzureOps {
   readonly target: string;
@@ -167,4 +167,30 @@ export async function pollAzureRestore(o: AzureRestoreOps, cp: InstanceOpCheckpo
   }
   if (s.state === 'Disabled' || s.state === 'Dropping') throw new ProviderError(ENGINE, 'failed', `Azure reports flexible server ${cp.name} as ${s.state}: it will not become ready by itself. Check its activity log; it was left as it is.`);
   return { done: false, progress: { message: s.state ?? 'provisioning' }, checkpoint: next };
+}
+
+/**
+ * One look at deleting a `/db backup verify` scratch server (`servers.beginDelete`): the DELETE is
+ * sent once and its LRO poller handed back as the checkpoint, so later looks re-attach
+ * (`resumeFrom`) instead of sending it again. Only a server named `dbops-verify-…` AND tagged with
+ * this target and this run is deleted; anything else is refused untouched.
+ */
+export async function deleteAzureScratch(o: AzureRestoreOps, name: string, owner: string, checkpoint?: string): Promise<ScratchDeleteLook> {
+  const what = `flexible server ${name}`;
+  if (!name.startsWith(SCRATCH_PREFIX) || name === o.server) throw new ProviderError(ENGINE, 'wrong_state', `${what} is not a backup-verify scratch copy (${SCRATCH_PREFIX}…): it was not deleted.`);
+  const s = await rawServer(o, name);
+  if (!s) return { gone: true, progress: `${name} is gone` };
+  if (s.tags?.[AZURE_TAGS.restore] !== owner || s.tags?.[AZURE_TAGS.target] !== o.target) {
+    throw new ProviderError(ENGINE, 'wrong_state', `${what} does not carry this run's tags (${AZURE_TAGS.restore}=${owner}, ${AZURE_TAGS.target}=${o.target}): it was left alone. Check who created it before deleting it by hand.`);
+  }
+  try {
+    const poller = checkpoint
+      ? await o.client.servers.beginDelete(o.resourceGroup, name, { resumeFrom: checkpoint, updateIntervalInMs: o.pollIntervalMs })
+      : await o.client.servers.beginDelete(o.resourceGroup, name, { updateIntervalInMs: o.pollIntervalMs });
+    // The server itself decides "gone" on the next look (the operation may end before it disappears).
+    return { gone: false, progress: poller.isDone() ? `deleted ${name}; checking it is gone` : `deleting ${name} (Azure operation in progress)`, checkpoint: poller.toString() };
+  } catch (err) {
+    if ((err as { statusCode?: number }).statusCode === 404) return { gone: false, progress: `deleting ${name}` };
+    throw azureError(what, err);
+  }
 }

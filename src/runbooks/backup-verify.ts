@@ -1,15 +1,20 @@
 /**
- * `/db backup verify <target> [snapshot]`: restore the newest (or the named) dump into a scratch
- * database, compare per-table row counts with the dump's manifest, drop the scratch copy, report.
- * Self-hosted only for now: on cloud engines it needs restore to a scratch instance (not built yet).
+ * `/db backup verify <target> [snapshot]`. Self-hosted: restore the newest (or the named) dump into
+ * a scratch database, compare per-table row counts with the dump's manifest, drop the scratch copy,
+ * report (the one `verify` step). Cloud engines: restore the snapshot into a scratch instance, compare
+ * with the source, delete it, then the verdict (backup-verify-cloud.ts). The steps list holds both
+ * paths; each step does nothing on the engine it is not for.
  */
 import { z } from 'zod';
 import type { Target } from '../config.js';
 import { formatDuration } from '../duration.js';
+import { providerOf } from './providers.js';
 import { DbopsError } from '../errors.js';
 import { ENGINE_CAPABILITIES, providerFor, type Provider, type ProviderTarget, type VerifyReport } from '../providers/index.js';
 import { SNAPSHOT_ID_RE } from '../providers/snapshot-id.js';
-import { defineRunbook } from './runbook.js';
+import { abortCloudVerify, cloudVerifyLeftState, cloudVerifyResult, compareStep, planCloudVerify, scratchDeleteStep, scratchRestoreStep, verdictStep, type CloudVerifyFacts } from './backup-verify-cloud.js';
+import { isCloud, KIND } from './restore-cloud.js';
+import { defineRunbook, type StepContext } from './runbook.js';
 
 const args = z
   .object({
@@ -17,25 +22,23 @@ const args = z
   })
   .strict();
 type Args = z.infer<typeof args>;
-type Facts = { snapshotId: string; createdAt: string | null; sizeBytes: number | null; scratchServer: 'backups.scratchUrl' | "the target's server" };
+type Facts = { snapshotId: string; createdAt: string | null; sizeBytes: number | null; scratchServer: string; cloud?: CloudVerifyFacts };
+
+/** A step of one path only: on the other engine kind it records that it had nothing to do. */
+const only = (cloud: boolean, run: (ctx: StepContext<Args, Facts>) => Promise<Record<string, unknown>>) => async (ctx: StepContext<Args, Facts>) =>
+  (ctx.facts.cloud !== undefined) === cloud ? run(ctx) : { skipped: cloud ? 'self-hosted: done by the verify step' : 'cloud: see the following steps' };
 
 /** Tables listed in the result; the rest are counted. */
 const SHOWN_TABLES = 10;
 /** Problems listed in a failure; the rest are counted. */
 const SHOWN_PROBLEMS = 8;
 
-/**
- * Refused at request time, in words: a cloud verify needs a restore to a scratch instance (issue 12),
- * which this bot cannot do yet; anything else the engine lacks goes the same way.
- */
+/** Refused at request time, in words, when the engine cannot verify (the capability matrix says which can). */
 export function verifyProvider(target: Target): Provider {
   if (!ENGINE_CAPABILITIES[target.engine].has('verify')) {
-    throw new DbopsError(
-      'provider',
-      `\`/db backup verify\` on ${target.engine} needs restore (the newest snapshot to a scratch instance, compared with the source, then deleted), which is not built yet. It works on self-hosted targets today.`,
-    );
+    throw new DbopsError('provider', `\`/db backup verify\` is not on ${target.engine}.`);
   }
-  return providerFor(target);
+  return isCloud(target) ? providerOf(target) : providerFor(target);
 }
 
 const mib = (b: number) => `${(b / 1048576).toFixed(1)} MiB`;
@@ -59,7 +62,7 @@ export function failureText(r: VerifyReport): string {
 
 export const backupVerify = defineRunbook<Args, Facts>({
   name: 'backup verify',
-  summary: "Restore the newest (or the named) dump into a scratch database, compare every table's row count with the dump's manifest, drop the scratch copy. Self-hosted targets.",
+  summary: "Restore the newest (or the named) dump/snapshot into a scratch database (self-hosted) or instance (cloud), compare every table's row count with the dump's manifest or the source, delete the scratch copy.",
   usage: '/db backup verify <target> [snapshot]',
   examples: ['/db backup verify orders-prod', '/db backup verify orders-prod dbops-orders-prod-202612011020-r1a2b3'],
   grammar: {
@@ -71,6 +74,22 @@ export const backupVerify = defineRunbook<Args, Facts>({
   risk: () => 'change',
   plan: async ({ target, args: a }) => {
     const provider = verifyProvider(target);
+    if (isCloud(target)) {
+      const { snapshot: s, cloud } = await planCloudVerify(target, a.snapshot);
+      const k = KIND[cloud.engine];
+      return {
+        summary: `Verify backup ${s.id} of ${target.name}`,
+        steps: [`Restore ${s.id} into a scratch ${k} dbops-verify-<run> (no pre-restore snapshot, no cutover); wait until available`, `Compare per-table row counts with ${target.name} now`, `Delete the scratch ${k} (also when the comparison fails)`, 'Verdict: fail on a table missing, or empty in the scratch copy but not in the source'],
+        facts: { snapshotId: s.id, createdAt: s.createdAt?.toISOString() ?? null, sizeBytes: s.sizeBytes ?? null, scratchServer: `a scratch ${k}`, cloud },
+        display: [
+          { label: 'Snapshot', value: s.id, code: true },
+          ...(s.createdAt ? [{ label: 'Taken', value: s.createdAt.toISOString().replace('T', ' ').slice(0, 16) + ' UTC' }] : []),
+          { label: 'Restored on', value: `a scratch ${k} (deleted afterwards)` },
+        ],
+        impact: `Creates a scratch ${k} from the snapshot (billed while it exists, usually under an hour), reads every table there and in ${cloud.source}, and deletes it without a final snapshot. ${cloud.source} is only read.`,
+        etaSeconds: cloud.engine === 'azure-flexible' ? 2700 : 2100,
+      };
+    }
     // Pinned now, so an approval binds to one dump and the card says which.
     const dumps = await provider.listSnapshots();
     const dump = a.snapshot ? dumps.find((s) => s.id === a.snapshot) : dumps[0];
@@ -102,7 +121,7 @@ export const backupVerify = defineRunbook<Args, Facts>({
     {
       name: 'verify',
       title: 'Restoring and comparing',
-      run: async (ctx) => {
+      run: only(false, async (ctx) => {
         const report = await verifyProvider(ctx.target).verify!(ctx.facts.snapshotId, {
           signal: ctx.signal,
           onProgress: (p) => ctx.progress({ text: p.message, ...(p.percent !== undefined ? { percent: p.percent } : {}) }),
@@ -112,12 +131,22 @@ export const backupVerify = defineRunbook<Args, Facts>({
         ctx.log.info({ snapshotId: report.snapshotId, ok: report.ok, problems: report.problems.length, tables: report.tables.length, durationMs: report.durationMs }, 'backup verify');
         if (!report.ok) throw new DbopsError('provider', failureText(report));
         return { ...report };
-      },
+      }),
     },
+    // Cloud: restore → compare (records the verdict) → delete (always reached) → verdict (fails the run).
+    { name: 'scratch-restore', title: 'Restoring to a scratch instance', run: only(true, scratchRestoreStep) },
+    { name: 'compare', title: 'Comparing row counts', run: only(true, compareStep) },
+    { name: 'scratch-delete', title: 'Deleting the scratch instance', run: only(true, scratchDeleteStep) },
+    { name: 'verdict', title: 'Verdict', run: only(true, verdictStep) },
   ],
-  leftState: () =>
-    "The target's data was only read. The scratch database is dropped also when verification fails; only a worker killed mid-restore can leave one behind (named dbops_verify_…): drop it by hand.",
-  result: (outputs) => {
+  leftState: (step, facts) =>
+    facts.cloud
+      ? cloudVerifyLeftState(step, facts.cloud)
+      : "The target's data was only read. The scratch database is dropped also when verification fails; only a worker killed mid-restore can leave one behind (named dbops_verify_…): drop it by hand.",
+  // Cloud only: a failed restore or delete can leave the scratch copy; the abort deletes it (ours only).
+  abort: async (facts, _outputs, ctx) => (facts.cloud ? abortCloudVerify(facts.cloud, ctx) : { removed: [], kept: ['nothing to remove: a self-hosted verify drops its scratch database itself'] }),
+  result: (outputs, facts) => {
+    if (facts.cloud) return cloudVerifyResult(outputs, facts.snapshotId, facts.cloud);
     const r = outputs.verify as VerifyReport;
     return {
       headline: `Backup ${r.snapshotId} verified: ${r.tables.length} table${r.tables.length === 1 ? '' : 's'}, row counts match the manifest`,

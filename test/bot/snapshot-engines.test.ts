@@ -167,13 +167,14 @@ describe('capability matrix', () => {
   });
 
   it('derives "not on <engine>" from ENGINE_CAPABILITIES, and refuses such a verb before a run', () => {
-    expect(matrixTable(['snapshot', 'backup verify']).split('\n')).toEqual([
+    expect(matrixTable(['snapshot', 'backup verify', 'scale']).split('\n')).toEqual([
       'verb           self-hosted  aws-rds  aws-aurora  azure-flexible',
       'snapshot       ✓            ✓        ✓           ✓',
-      'backup verify  ✓            –        –           –',
+      'backup verify  ✓            ✓        ✓           ✓',
+      'scale          –            –        ✓           –',
     ]);
-    expect(targetVerbsLine({ engine: 'azure-flexible' }, ['snapshot', 'snapshots', 'backup verify'])).toBe('engine verbs: snapshot, snapshots · not on azure-flexible: backup verify');
+    expect(targetVerbsLine({ engine: 'azure-flexible' }, ['snapshot', 'snapshots', 'backup verify', 'scale'])).toBe('engine verbs: snapshot, snapshots, backup verify · not on azure-flexible: scale');
     const target = { name: 'payments', engine: 'azure-flexible', url: db.url, azure: { subscription: SUBSCRIPTION, resourceGroup: 'rg', server: 's' } } as unknown as Target;
-    expect(() => checkedProvider(target, 'verify', '/db backup verify')).toThrow(/^`\/db backup verify` is not on azure-flexible: this engine supports snapshot, list, window/);
+    expect(() => checkedProvider(target, 'scale', '/db scale')).toThrow(/^`\/db scale` is not on azure-flexible: this engine supports snapshot, list, window/);
   });
 });

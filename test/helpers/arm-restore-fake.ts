@@ -1,7 +1,7 @@
 // An HTTPS fake of the ARM calls behind a point-in-time restore of a flexible server: GET/list
 // servers, PUT a server (createMode PointInTimeRestore) as an LRO (Azure-AsyncOperation,
 // InProgress → Succeeded | Failed, then the final GET), and on-demand backups (the pre-restore
-// snapshot) as an LRO that succeeds at once. Kept apart from arm-fake.ts, which other tests own.
+// snapshot) as an LRO that succeeds at once; DELETE a server as an LRO (backup verify's scratch copy). Kept apart from arm-fake.ts, which other tests own.
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -32,6 +32,7 @@ export class ArmRestoreFake {
   readonly backups = new Map<string, { name: string; completedTime: string }[]>();
   readonly requests: Array<{ method: string; path: string; body: any }> = [];
   nextRestore: RestorePlan = { inProgressPolls: 0, outcome: 'Succeeded' };
+  nextDelete: RestorePlan = { inProgressPolls: 0, outcome: 'Succeeded' };
   readonly #ops = new Map<string, Op>();
   #server?: Server;
   #cert = '';
@@ -98,6 +99,10 @@ export class ArmRestoreFake {
     if (list && method === 'GET') {
       return this.#send(res, 200, { value: [...this.servers].map(([n, s]) => this.#resource(`${url.pathname}/${n}`, n, s)) });
     }
+    const lb = /\/flexibleServers\/([^/]+)\/backups$/i.exec(url.pathname);
+    if (lb && method === 'GET') {
+      return this.#send(res, 200, { value: (this.backups.get(lb[1]!) ?? []).map((b) => ({ id: `${url.pathname}/${b.name}`, name: b.name, properties: { backupType: 'Customer On-Demand', completedTime: b.completedTime } })) });
+    }
     const m = /^(\/subscriptions\/[^/]+\/resourceGroups\/[^/]+\/providers\/Microsoft\.DBforPostgreSQL\/flexibleServers\/([^/]+))(?:\/backups\/([^/]+))?$/i.exec(url.pathname);
     if (!m) return this.#error(res, 404, 'InvalidResourceType', `no route ${method} ${url.pathname}`);
     const [, base, name, backup] = m as unknown as [string, string, string, string | undefined];
@@ -118,6 +123,12 @@ export class ArmRestoreFake {
       if (body.properties?.createMode !== 'PointInTimeRestore' || !body.properties.sourceServerResourceId || !body.properties.pointInTimeUTC) return this.#error(res, 400, 'InvalidParameterValue', 'PITR fields missing');
       const restored: FakeFlexServer = { state: 'Ready', location: body.location ?? 'westeurope', earliestRestoreDate: new Date().toISOString(), ...(body.tags ? { tags: body.tags } : {}) };
       return this.#lro(res, this.nextRestore, () => this.servers.set(name, restored), 201);
+    }
+    if (method === 'DELETE') {
+      // servers.beginDelete: "Dropping" at once, gone when the operation is first seen succeeded.
+      if (!s) return this.#send(res, 204);
+      s.state = 'Dropping';
+      return this.#lro(res, this.nextDelete, () => this.servers.delete(name));
     }
     return this.#error(res, 405, 'MethodNotAllowed', method);
   }

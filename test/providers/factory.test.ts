@@ -49,14 +49,16 @@ describe('providerFor', () => {
     const rds = new RDSClient({ region: 'us-east-1' });
     const aws = providerFor({ ...base, name: 'a', engine: 'aws-rds', aws: { region: 'us-east-1', instance: 'i1' } }, { rds });
     expect(aws).toBeInstanceOf(AwsRdsProvider);
-    expect([...aws.capabilities]).toEqual(['snapshot', 'list', 'window', 'failover', 'retention']);
+    expect([...aws.capabilities]).toEqual(['snapshot', 'list', 'window', 'verify', 'restore', 'pitr', 'rename', 'failover', 'retention']);
     expect(providerFor({ ...base, name: 'b', engine: 'aws-aurora', aws: { region: 'us-east-1', cluster: 'c1' } }, { rds })).toBeInstanceOf(AwsAuroraProvider);
     const az = providerFor({ ...base, name: 'c', engine: 'azure-flexible', azure: { subscription: SUBSCRIPTION, resourceGroup: 'rg', server: 's' } }, { azureCredential: stubCredential });
     expect(az).toBeInstanceOf(AzureFlexibleProvider);
     const sh = providerFor({ ...base, name: 'd', engine: 'self-hosted', backups: { store: '/var/backups/dbops', keep: 7 } });
     expect(sh).toBeInstanceOf(SelfHostedProvider);
     expect(sh.verify).toBeTypeOf('function');
+    // Cloud engines verify through a scratch instance (restore + deleteScratch), not provider.verify.
     expect(aws.verify).toBeUndefined();
+    expect(aws.deleteScratch).toBeTypeOf('function');
     rds.destroy();
   });
 
@@ -86,12 +88,12 @@ describe('providerFor', () => {
     expect(ENGINE_CAPABILITIES['self-hosted'].has('verify')).toBe(true);
     expect(() => requireCapability('self-hosted', 'verify', '/db backup verify')).not.toThrow();
     try {
-      requireCapability('azure-flexible', 'verify', '/db backup verify');
+      requireCapability('azure-flexible', 'rename', '/db cutover');
       expect.fail('should refuse');
     } catch (e) {
       expect(e).toBeInstanceOf(ProviderError);
       expect((e as ProviderError).reason).toBe('unsupported');
-      expect((e as ProviderError).userMessage).toBe('`/db backup verify` is not on azure-flexible: this engine supports snapshot, list, window, failover, retention.');
+      expect((e as ProviderError).userMessage).toBe('`/db cutover` is not on azure-flexible: this engine supports snapshot, list, window, verify, restore, pitr, failover, retention.');
     }
   });
 });
