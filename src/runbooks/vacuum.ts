@@ -49,6 +49,8 @@ async function waitForOrphan(poll: pg.Client, oid: number, ctx: StepContext<Args
     const r = await poll.query<{ pid: number }>(
       `SELECT a.pid FROM pg_stat_activity a
         WHERE a.application_name = 'dbops' AND a.pid <> pg_backend_pid() AND a.state = 'active'
+          -- progress views are cluster-wide and a relid is only unique within its database
+          AND a.datname = current_database()
           AND (EXISTS (SELECT 1 FROM pg_stat_progress_vacuum v WHERE v.pid = a.pid AND v.relid = $1)
                OR EXISTS (SELECT 1 FROM pg_stat_progress_cluster k WHERE k.pid = a.pid AND k.relid = $1))`,
       [oid],

@@ -38,7 +38,11 @@ it('after a request and an approval, /metrics has ack latency, approval wait, qu
   const cardTs = (card.response as { ts: string }).ts;
   const runId = /r_[0-9a-f]{12}/.exec(JSON.stringify(card.args))![0];
   expect((await tb.wire.blockActions({ userId: APPROVER, channelId: INCIDENTS, messageTs: cardTs, actionId: 'approval_approve', value: runId })).status).toBe(200);
-  await eventually(async () => (await stateQuery(tb, `SELECT state FROM runs WHERE id = $1`, [runId])).rows[0].state === 'succeeded', 30_000, 'run finished');
+  await eventually(async () => {
+    const r = (await stateQuery(tb, `SELECT state, next_step, error, lease_owner FROM runs WHERE id = $1`, [runId])).rows[0];
+    if (r.state !== 'succeeded') throw new Error(JSON.stringify(r));
+    return true;
+  }, 30_000, 'run finished');
 
   const body = await eventually(async () => {
     const b = await scrape();
