@@ -36,7 +36,7 @@ async function checkFacts(deps: ApprovalDeps, run: RunRow): Promise<Drift & { cu
   if (!rb || !target) return { ok: false, note: 'this runbook or target is no longer configured', currentHash: null };
   let facts: unknown = null;
   try {
-    facts = (await rb.plan({ target, args: run.args, requester: run.requester, session: sessionFor(target) })).facts;
+    facts = (await rb.plan({ target, args: run.args, requester: run.requester, runId: run.id, session: sessionFor(target) })).facts;
   } catch {
     facts = null;
   }

@@ -5,6 +5,7 @@ import { ENGINE_CAPABILITIES } from '../providers/capabilities.js';
 import { databaseOf } from '../postgres/rename.js';
 import { checkedProvider } from '../runbooks/providers.js';
 import { defaultRestoreName } from '../runbooks/restore.js';
+import { cloudSource, defaultCloudName, isCloud } from '../runbooks/restore-cloud.js';
 import { RESTORE_REFRESH_ACTION, restoreModal, restoreStateFrom, type RestoreModalState, type RestoreTargetView } from '../slack/restore-modal.js';
 import type { StateValues } from '../slack/views.js';
 import type { HandlerDeps } from './deps.js';
@@ -37,8 +38,18 @@ function load(target: Target): Promise<Omit<RestoreTargetView, 'proposedName'>> 
 
 /** The name the restore itself would choose for the snapshot (selected, else the newest listed). */
 function withProposal(target: Target, v: Omit<RestoreTargetView, 'proposedName'>, s: RestoreModalState): RestoreTargetView {
+  if (isCloud(target)) {
+    // A point in time given wins over the snapshot list (the restore itself reads it the same way).
+    const label = s.toTime && !s.snapshot ? `time ${new Date(s.toTime).toISOString().replace(/\.000Z$/, 'Z')}` : (s.snapshot ?? v.snapshots.find((x) => x.status === 'available')?.id);
+    if (!label || (s.toTime && Number.isNaN(Date.parse(s.toTime)))) return v;
+    try {
+      return { ...v, proposedName: defaultCloudName(target.engine, cloudSource(target), label.startsWith('time ') ? label : `snapshot ${label}`) };
+    } catch {
+      return v;
+    }
+  }
   const snap = s.snapshot ?? v.snapshots.find((x) => x.status === 'available')?.id;
-  return snap && target.engine === 'self-hosted' ? { ...v, proposedName: defaultRestoreName(databaseOf(target.url), snap) } : v;
+  return snap ? { ...v, proposedName: defaultRestoreName(databaseOf(target.url), snap) } : v;
 }
 
 async function viewFor(deps: HandlerDeps, s: RestoreModalState, budgetMs: number): Promise<RestoreTargetView | undefined> {

@@ -31,7 +31,7 @@ async function recheck(deps: RunControlDeps, run: RunRow, target: Target): Promi
   const rb = deps.registry.get(run.runbook)!;
   let facts: unknown = null;
   try {
-    facts = (await rb.plan({ target, args: run.args, requester: run.requester, session: sessionFor(target, { use: 'read' }) })).facts;
+    facts = (await rb.plan({ target, args: run.args, requester: run.requester, runId: run.id, session: sessionFor(target, { use: 'read' }) })).facts;
   } catch {
     facts = null;
   }

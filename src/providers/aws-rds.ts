@@ -9,7 +9,7 @@ import {
   type RDSClient,
 } from '@aws-sdk/client-rds';
 import { awsError } from './aws-errors.js';
-import { checkAwsRestore, deleteAwsScratch, describeAwsManaged, findAwsManaged, pollAwsOp, startAwsRename, startAwsRestore, type AwsRestoreOps } from './restore-aws.js';
+import { checkAwsRestore, deleteAwsRestored, deleteAwsScratch, describeAwsManaged, findAwsManaged, pollAwsOp, startAwsRename, startAwsRestore, type AwsRestoreOps } from './restore-aws.js';
 import { pollAwsFailover, rdsTopology, startAwsFailover } from './aws-failover.js';
 import type { AwsOps } from './aws-ops.js';
 import { pollAwsRetention, startAwsRetention } from './aws-retention.js';
@@ -143,6 +143,9 @@ export class AwsRdsProvider implements Provider {
   }
   deleteScratch(name: string, owner: string): Promise<ScratchDeleteLook> {
     return deleteAwsScratch(this.#restoreOps, name, owner);
+  }
+  deleteRestored(name: string, owner: string): Promise<ScratchDeleteLook> {
+    return deleteAwsRestored(this.#restoreOps, name, owner);
   }
 
   // Emergency operations (aws-failover.ts, aws-retention.ts) on the same client and instance.

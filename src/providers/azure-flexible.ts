@@ -1,6 +1,6 @@
 import type { BackupAutomaticAndOnDemand, PostgreSQLManagementFlexibleServerClient } from '@azure/arm-postgresql-flexible';
 import { azureError } from './azure-errors.js';
-import { checkAzureRestore, deleteAzureScratch, describeAzureManaged, findAzureManaged, pollAzureRestore, startAzureRestore, type AzureRestoreOps } from './restore-azure.js';
+import { checkAzureRestore, deleteAzureRestored, deleteAzureScratch, describeAzureManaged, findAzureManaged, pollAzureRestore, startAzureRestore, type AzureRestoreOps } from './restore-azure.js';
 import { azureTopology, pollAzureOperation, startAzureFailover, startAzureRetention, type AzureOps } from './azure-emergency.js';
 import type { FailoverRequest, OperationCheckpoint, OperationPoll, Topology } from './emergency.js';
 import { selectSnapshots } from './list.js';
@@ -126,6 +126,9 @@ export class AzureFlexibleProvider implements Provider {
   }
   deleteScratch(name: string, owner: string, checkpoint?: string): Promise<ScratchDeleteLook> {
     return deleteAzureScratch(this.#restoreOps, name, owner, checkpoint);
+  }
+  deleteRestored(name: string, owner: string, checkpoint?: string): Promise<ScratchDeleteLook> {
+    return deleteAzureRestored(this.#restoreOps, name, owner, checkpoint);
   }
 
   // Emergency operations (azure-emergency.ts) on the same client and server.

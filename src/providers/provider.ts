@@ -276,6 +276,11 @@ export interface Provider {
    * the delete, never waits; call again until `gone`. Refuses (ProviderError) anything not ours.
    */
   deleteScratch?(name: string, owner: string, checkpoint?: string, opts?: CallOptions): Promise<ScratchDeleteLook>;
+  /**
+   * The same look for the NEW instance/cluster/server of a failed `/db restore` (its abort): only one
+   * tagged with this target and `owner`, never the target's own, never one a cutover marked.
+   */
+  deleteRestored?(name: string, owner: string, checkpoint?: string, opts?: CallOptions): Promise<ScratchDeleteLook>;
   /** Marks `from` with `mark`, then renames it to `to` (which must not exist). Wait on `to` afterwards. */
   startRename?(from: string, to: string, mark: SwapTag, opts?: CallOptions): Promise<InstanceOpCheckpoint>;
 

@@ -381,15 +381,29 @@ export async function startAwsRename(o: AwsRestoreOps, from: string, to: string,
  * backups (a scratch copy must not leave billable leftovers). Aurora: the cluster's instances first
  * (AWS refuses to delete a cluster that still has some), then the cluster without a final snapshot.
  */
-export async function deleteAwsScratch(o: AwsRestoreOps, name: string, owner: string): Promise<ScratchDeleteLook> {
+export function deleteAwsScratch(o: AwsRestoreOps, name: string, owner: string): Promise<ScratchDeleteLook> {
+  return deleteAwsCopy(o, name, owner, 'scratch');
+}
+
+/**
+ * The same look for the NEW instance/cluster of a failed `/db restore` (its abort): tagged with this
+ * target and run, and never one a cutover marked (it may be serving the target, or be the way back).
+ */
+export function deleteAwsRestored(o: AwsRestoreOps, name: string, owner: string): Promise<ScratchDeleteLook> {
+  return deleteAwsCopy(o, name, owner, 'restored');
+}
+
+async function deleteAwsCopy(o: AwsRestoreOps, name: string, owner: string, kind: 'scratch' | 'restored'): Promise<ScratchDeleteLook> {
   const what = `${kindOf(o)} ${name}`;
-  if (!name.startsWith(SCRATCH_PREFIX) || name === o.id) throw new ProviderError(o.engine, 'wrong_state', `${what} is not a backup-verify scratch copy (${SCRATCH_PREFIX}…): it was not deleted.`);
+  if (kind === 'scratch' && !name.startsWith(SCRATCH_PREFIX)) throw new ProviderError(o.engine, 'wrong_state', `${what} is not a backup-verify scratch copy (${SCRATCH_PREFIX}…): it was not deleted.`);
+  if (name === o.id) throw new ProviderError(o.engine, 'wrong_state', `${what} is the target's own ${kindOf(o)}: it was not deleted.`);
   const res = aurora(o) ? await rawCluster(o, name) : await rawInstance(o, name);
   if (!res) return { gone: true, progress: `${name} is gone` };
   const tags = tagsOf(res.TagList);
   if (tags[AWS_TAGS.restore] !== owner || tags[AWS_TAGS.target] !== o.target) {
     throw new ProviderError(o.engine, 'wrong_state', `${what} does not carry this run's tags (${AWS_TAGS.restore}=${owner}, ${AWS_TAGS.target}=${o.target}): it was left alone. Check who created it before deleting it by hand.`);
   }
+  if (tags[AWS_TAGS.swapRun]) throw new ProviderError(o.engine, 'wrong_state', `${what} was part of a cutover (${AWS_TAGS.swapRun}=${tags[AWS_TAGS.swapRun]}): it may be serving the target; it was left alone. Roll the cutover back first.`);
   try {
     if (!aurora(o)) {
       const st = (res as DBInstance).DBInstanceStatus;

@@ -175,9 +175,19 @@ export async function pollAzureRestore(o: AzureRestoreOps, cp: InstanceOpCheckpo
  * (`resumeFrom`) instead of sending it again. Only a server named `dbops-verify-…` AND tagged with
  * this target and this run is deleted; anything else is refused untouched.
  */
-export async function deleteAzureScratch(o: AzureRestoreOps, name: string, owner: string, checkpoint?: string): Promise<ScratchDeleteLook> {
+export function deleteAzureScratch(o: AzureRestoreOps, name: string, owner: string, checkpoint?: string): Promise<ScratchDeleteLook> {
+  return deleteAzureCopy(o, name, owner, 'scratch', checkpoint);
+}
+
+/** The same look for the NEW server of a failed `/db restore` (its abort): tagged with this target and run. */
+export function deleteAzureRestored(o: AzureRestoreOps, name: string, owner: string, checkpoint?: string): Promise<ScratchDeleteLook> {
+  return deleteAzureCopy(o, name, owner, 'restored', checkpoint);
+}
+
+async function deleteAzureCopy(o: AzureRestoreOps, name: string, owner: string, kind: 'scratch' | 'restored', checkpoint?: string): Promise<ScratchDeleteLook> {
   const what = `flexible server ${name}`;
-  if (!name.startsWith(SCRATCH_PREFIX) || name === o.server) throw new ProviderError(ENGINE, 'wrong_state', `${what} is not a backup-verify scratch copy (${SCRATCH_PREFIX}…): it was not deleted.`);
+  if (kind === 'scratch' && !name.startsWith(SCRATCH_PREFIX)) throw new ProviderError(ENGINE, 'wrong_state', `${what} is not a backup-verify scratch copy (${SCRATCH_PREFIX}…): it was not deleted.`);
+  if (name === o.server) throw new ProviderError(ENGINE, 'wrong_state', `${what} is the target's own server: it was not deleted.`);
   const s = await rawServer(o, name);
   if (!s) return { gone: true, progress: `${name} is gone` };
   if (s.tags?.[AZURE_TAGS.restore] !== owner || s.tags?.[AZURE_TAGS.target] !== o.target) {

@@ -18,6 +18,7 @@ import { formatDuration } from '../duration.js';
 import { SCRATCH_PREFIX, type Endpoint, type InstanceOpCheckpoint, type InstanceRestoreRequest, type RestoreOverrides, type Snapshot } from '../providers/index.js';
 import { openTargetSession } from '../postgres/session.js';
 import { tableCounts, type TableCount } from '../postgres/validation.js';
+import { deleteUntilGone } from './cloud-copy-delete.js';
 import { pollIntervalMs } from './poll-interval.js';
 import { providerOf } from './providers.js';
 import { cloudSource, KIND, restoredUrl, type CloudEngine } from './restore-cloud.js';
@@ -228,7 +229,7 @@ export async function abortCloudVerify(f: CloudVerifyFacts, ctx: AbortContext): 
   const m = await p.describeManaged!(scratch);
   if (!m) return { removed: [], kept: [...kept, `(the scratch ${k} ${scratch} does not exist: nothing to remove)`] };
   if (m.restoreRun !== ctx.runId) return { removed: [], kept: [...kept, `the ${k} ${scratch}: it is not this run's`] };
-  // One look starts the delete; the engine finishes it by itself.
-  if (!ctx.dryRun) await p.deleteScratch!(scratch, ctx.runId);
-  return { removed: [`the scratch ${k} ${scratch}${ctx.dryRun ? '' : ' (delete started; the engine finishes it)'}`], kept };
+  if (ctx.dryRun) return { removed: [`the scratch ${k} ${scratch}`], kept };
+  const done = await deleteUntilGone((cp) => p.deleteScratch!(scratch, ctx.runId, cp));
+  return { removed: [`the scratch ${k} ${scratch}${done.gone ? '' : ` (delete under way: ${done.progress}; the engine finishes it)`}`], kept };
 }

@@ -2,9 +2,13 @@
  * `/db run <restore-run> abort`: removes what a failed restore created, and only that. The new
  * database is dropped only when it still carries this run's own mark (a cutover re-marks what it
  * swaps in, so a database now serving the target is never touched); the source database, the dump
- * restored from and the pre-restore snapshot are always kept: they are the way back.
+ * restored from and the pre-restore snapshot are always kept: they are the way back. On the cloud
+ * engines the NEW instance/cluster/server is deleted only when it carries this run's tags and no
+ * cutover mark (restore-aws.ts / restore-azure.ts refuse anything else).
  */
-import { DbopsError } from '../errors.js';
+import { deleteUntilGone } from './cloud-copy-delete.js';
+import { providerOf } from './providers.js';
+import { KIND, type CloudRestoreFacts } from './restore-cloud.js';
 import { restoredMark, restoringMark } from '../providers/restore-self-hosted.js';
 import { databaseInfo, databaseOf, maintenanceDatabase, onDatabase } from '../postgres/rename.js';
 import { openTargetSession } from '../postgres/session.js';
@@ -15,11 +19,30 @@ export interface RestoreAbortFacts {
   snapshotId: string;
   sourceDatabase: string;
   newDatabase: string;
+  cloud?: CloudRestoreFacts;
+}
+
+async function abortCloudRestore(f: CloudRestoreFacts, outputs: Readonly<Record<string, unknown>>, ctx: AbortContext): Promise<AbortReport> {
+  const k = KIND[f.engine];
+  const pre = (outputs['pre-restore-snapshot'] as { snapshotId?: string } | undefined)?.snapshotId;
+  const kept = [
+    `${ctx.target.name}'s ${k} ${f.source}`,
+    ...(f.snapshotId !== undefined ? [`the snapshot ${f.snapshotId}`] : []),
+    pre ? `the pre-restore snapshot ${pre}` : 'the pre-restore snapshot (not taken by this run)',
+  ];
+  const p = providerOf(ctx.target);
+  const m = await p.describeManaged!(f.newName);
+  if (!m) return { removed: [], kept: [...kept, `(the new ${k} ${f.newName} does not exist: nothing to remove)`] };
+  if (m.restoreRun !== ctx.runId || f.newName === f.source) return { removed: [], kept: [...kept, `the ${k} ${f.newName}: it is not this run's`] };
+  if (m.swap) return { removed: [], kept: [...kept, `the ${k} ${f.newName}: it was part of a cutover (roll it back first)`] };
+  if (ctx.dryRun) return { removed: [`the new ${k} ${f.newName}`], kept };
+  const done = await deleteUntilGone((cp) => p.deleteRestored!(f.newName, ctx.runId, cp));
+  return { removed: [`the new ${k} ${f.newName}${done.gone ? '' : ` (delete under way: ${done.progress}; the engine finishes it)`}`], kept };
 }
 
 export async function abortRestore(f: RestoreAbortFacts, outputs: Readonly<Record<string, unknown>>, ctx: AbortContext): Promise<AbortReport> {
   const t = ctx.target;
-  if (t.engine !== 'self-hosted') throw new DbopsError('provider', `Aborting a restore on ${t.engine} is not built yet: remove the restored instance by hand. Nothing was removed.`);
+  if (f.cloud) return abortCloudRestore(f.cloud, outputs, ctx);
   const source = databaseOf(t.url);
   const pre = (outputs['pre-restore-snapshot'] as { snapshotId?: string } | undefined)?.snapshotId;
   const kept = [

@@ -72,7 +72,8 @@ function restoreApi(engine: CloudEngine, pitr: boolean): string {
 }
 
 /** Request time: cheap pre-checks, so a refusal creates nothing and needs no approval. */
-export async function planCloudRestore(target: Target & { engine: CloudEngine }, a: CloudRestoreArgs, verb: string): Promise<Plan<CloudRestoreFacts>> {
+/** `runId`: the run planned again (approval, resume), whose own new instance is not "a name taken". */
+export async function planCloudRestore(target: Target & { engine: CloudEngine }, a: CloudRestoreArgs, verb: string, runId?: string): Promise<Plan<CloudRestoreFacts>> {
   const provider = checkedProvider(target, 'restore', verb);
   if (a.toTime !== undefined) requireCapability(target.engine, 'pitr', `${verb} --to-time`);
   if (!provider.checkInstanceRestore) throw new DbopsError('provider', `\`${verb}\` is not on ${target.engine} yet.`);
@@ -84,7 +85,7 @@ export async function planCloudRestore(target: Target & { engine: CloudEngine },
   const nameProblem = engine === 'azure-flexible' ? azureNameProblem(newName) : awsNameProblem(newName, KIND[engine], engine === 'aws-aurora' ? 61 : 63);
   if (nameProblem) throw new DbopsError('bad_input', `Restore refused, nothing was created: ${nameProblem}`);
   const base = { engine, source, ...(pitr ? { toTime: toTime! } : { snapshotId: a.snapshot! }), newName, overrides: overridesOf(target), freshness: [...(target.freshness ?? [])] };
-  const check = await provider.checkInstanceRestore(requestOf({ ...base, restorePoint: '' }, 'request'));
+  const check = await provider.checkInstanceRestore(requestOf({ ...base, restorePoint: '' }, runId ?? 'request'));
   if (check.problems.length || !check.restorePoint) throw new DbopsError('bad_input', `Restore refused, nothing was created: ${check.problems.join(' ') || 'the source has no time.'}`);
   const facts: CloudRestoreFacts = { ...base, restorePoint: check.restorePoint.toISOString() };
   const kind = KIND[engine];
@@ -222,9 +223,9 @@ export function cloudLeftState(step: string, f: CloudRestoreFacts): string {
     case 'pre-restore-snapshot':
       return `The pre-restore snapshot may still be being made by the engine (it finishes by itself). No ${k} was created. ${f.source} was not touched.`;
     case 'restore':
-      return `The restored ${k} ${f.newName} may exist (being created, or stopped in a failed state: see the engine's events), not cut over. The pre-restore snapshot exists. ${f.source} was not touched. A new request with the same --as refuses while ${f.newName} exists: delete it, or choose another --as.`;
+      return `The restored ${k} ${f.newName} may exist (being created, or stopped in a failed state: see the engine's events), not cut over. The pre-restore snapshot exists. ${f.source} was not touched. \`/db run <id> resume\` goes on with it (an earlier attempt's ${k} is found by its tag, not made twice); \`/db run <id> abort\` deletes it.`;
     default:
-      return `The restored ${k} ${f.newName} exists, not cut over; its validation did not finish: check it by hand before any cutover. ${f.source} was not touched.`;
+      return `The restored ${k} ${f.newName} exists, not cut over; its validation did not finish. ${f.source} was not touched. \`/db run <id> resume\` validates again; \`/db run <id> abort\` deletes ${f.newName}.`;
   }
 }
 

@@ -95,9 +95,9 @@ export const restore = defineRunbook<Args, Facts>({
   modal: 'restore',
   broadcastResult: true,
   abort: abortRestore,
-  plan: async ({ target, args: a }) => {
+  plan: async ({ target, args: a, runId }) => {
     if (isCloud(target)) {
-      const p = await planCloudRestore(target, { snapshot: a.snapshot, toTime: a['to-time'], as: a.as }, VERB);
+      const p = await planCloudRestore(target, { snapshot: a.snapshot, toTime: a['to-time'], as: a.as }, VERB, runId);
       return { ...p, facts: { ...cloudBaseFacts(target, p.facts), cloud: p.facts } };
     }
     if (a.snapshot === undefined) throw new DbopsError('bad_input', `A point-in-time restore (--to-time) is not on ${target.engine}: restore a dump with --snapshot ID (see \`/db snapshots ${target.name}\`).`);
@@ -108,7 +108,7 @@ export const restore = defineRunbook<Args, Facts>({
     const newDatabase = a.as ?? defaultRestoreName(sourceDatabase, a.snapshot);
     // Cheap pre-checks now, so a refusal creates nothing and needs no approval; the artifact's
     // checksum is read by the run's first step (it may be gigabytes, too slow for a request).
-    const check = await provider.checkRestore({ snapshotId: a.snapshot, newName: newDatabase, owner: 'request' }, { deep: false });
+    const check = await provider.checkRestore({ snapshotId: a.snapshot, newName: newDatabase, owner: runId ?? 'request' }, { deep: false });
     if (check.problems.length || !check.snapshot?.createdAt) throw new DbopsError('bad_input', `Restore refused, nothing was created: ${check.problems.join(' ') || 'the dump has no time.'}`);
     const size = check.snapshot.sizeBytes ?? 0;
     const facts: Facts = { snapshotId: a.snapshot, restorePoint: check.snapshot.createdAt.toISOString(), sourceDatabase, newDatabase, freshness: [...(target.freshness ?? [])] };

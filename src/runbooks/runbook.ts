@@ -45,6 +45,11 @@ export interface PlanContext<A> {
   target: Target;
   args: A;
   requester: string;
+  /**
+   * Set when an existing run is planned again (its approval, a resume): what that run itself created
+   * (a restored database or instance carrying its mark) is then its own, not "a name already taken".
+   */
+  runId?: string;
   /** A bounded session on the target (application_name=dbops, statement/lock timeouts), always closed. */
   session: <T>(fn: (c: pg.Client) => Promise<T>) => Promise<T>;
 }

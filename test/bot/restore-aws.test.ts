@@ -3,11 +3,11 @@
 // record what it sends and to add what moto lacks (in-between states, lost answers, 500s). Restored
 // "instances" are validated through the target's instanceUrl, which maps {instance} to a local
 // database this file creates with the restored data.
-import { CreateDBInstanceCommand, CreateDBClusterCommand, CreateDBParameterGroupCommand, CreateDBSnapshotCommand, CreateDBSubnetGroupCommand, CreateDBClusterSnapshotCommand, DeleteDBInstanceCommand, DescribeDBClustersCommand, DescribeDBInstancesCommand, DescribeDBSnapshotsCommand, RDSClient, type DBInstance } from '@aws-sdk/client-rds';
+import { AddTagsToResourceCommand, CreateDBInstanceCommand, CreateDBClusterCommand, CreateDBParameterGroupCommand, CreateDBSnapshotCommand, CreateDBSubnetGroupCommand, CreateDBClusterSnapshotCommand, DeleteDBInstanceCommand, DescribeDBClustersCommand, DescribeDBInstancesCommand, DescribeDBSnapshotsCommand, RDSClient, type DBInstance } from '@aws-sdk/client-rds';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { setProviderDeps } from '../../src/runbooks/providers.js';
 import { awsQueryError, injectFault, rewrite } from '../helpers/aws-faults.js';
-import { ask, stateQuery, startTestBot, targetsYaml, type TestBot } from '../helpers/bot.js';
+import { ask, eventually, INCIDENTS, OPS, REQUESTER, stateQuery, startTestBot, targetsYaml, textOf, type TestBot } from '../helpers/bot.js';
 import { ADMIN_URL, adminQuery, connect, createTestDatabase } from '../helpers/db.js';
 import { approve, finished, queued, requestCard as cardFor, type Card } from '../helpers/emergency-runs.js';
 import { motoNetwork } from '../helpers/moto-ec2.js';
@@ -86,6 +86,15 @@ async function requestCard(t: TestBot, text: string): Promise<Card> {
   return { ...card, runId: /Run `(r_[0-9a-f]{12})`/.exec(card.text)![1]! };
 }
 
+/** Clicks the Confirm button of the newest abort offer shown to the requester; the report it answers. */
+async function confirmAbortClick(runId: string): Promise<string> {
+  const confirm = tb.fake.messagesIn(OPS).filter((m) => m.ephemeralTo === REQUESTER && JSON.stringify(m.blocks).includes('run_abort_confirm') && JSON.stringify(m.blocks).includes(runId)).at(-1)!;
+  const sealed = JSON.stringify(confirm.blocks).match(/"value":"([^"]+)"/)![1]!;
+  const replies = tb.fake.callsOf('response_url').length;
+  await tb.wire.blockActions({ userId: REQUESTER, channelId: OPS, messageTs: confirm.ts, actionId: 'run_abort_confirm', value: sealed });
+  return eventually(() => tb.fake.callsOf('response_url').slice(replies).map((c) => textOf(c.args as never)).find((t) => /aborted|did not finish/.test(t)), 30_000, 'abort report');
+}
+
 const today = () => new Date().toISOString().slice(0, 10).replace(/-/g, '');
 
 beforeAll(async () => {
@@ -116,6 +125,7 @@ beforeAll(async () => {
   tb = await startTestBot({
     targets: targetsYaml({
       rds: `environment: staging\nengine: aws-rds\nurl: ${db.url}\ninstanceUrl: ${instanceUrl}\naws: { region: us-east-1, instance: orders-db }`,
+      rdsp: `environment: production\nengine: aws-rds\nurl: ${db.url}\ninstanceUrl: ${instanceUrl}\naws: { region: us-east-1, instance: orders-db }`,
       aurora: `environment: staging\nengine: aws-aurora\nurl: ${db.url}\ninstanceUrl: ${instanceUrl}\naws: { region: us-east-1, cluster: orders-cluster }\nrestore: { instanceClass: db.r6g.xlarge }`,
     }),
     env: aws,
@@ -269,7 +279,7 @@ describe('aws-rds', () => {
     expect((await output(runId, 'restore')).alreadyRestored).toBe(true);
   });
 
-  it('a restore that fails mid-way stops with what exists now; a fresh request then completes it', async () => {
+  it('a restore that fails mid-way stops with what exists now; `/db run <id> resume` continues at that step: one instance, this run’s', async () => {
     const name = `rst-${tag}-fail`;
     await restoredData(name, 10);
     faults.push({ action: 'RestoreDBInstanceFromDBSnapshot', times: 10, status: 500, code: 'InternalFailure' });
@@ -282,11 +292,71 @@ describe('aws-rds', () => {
     expect(left).toContain('not cut over');
     expect(left).not.toContain('127.0.0.1');
     expect(await instance(name)).toBeUndefined();
-    // `/db run <id> resume` is not in the grammar at this commit: a new request with the same name goes on from scratch.
     faults.length = 0;
-    const again = await queued(tb, `restore rds --snapshot before-delete --as ${name}`);
-    expect((await finished(tb, again, 30_000)).state).toBe('succeeded');
-    expect(tagsOf(await instance(name))['dbops:restore-run']).toBe(again);
+    sent.length = 0;
+    expect(await ask(tb, `run ${runId} resume`)).toMatch(/Resuming `r_[0-9a-f]{12}` at "Restoring into a new/);
+    const done = await finished(tb, runId, 30_000);
+    expect(done).toMatchObject({ state: 'succeeded', error: null });
+    // The pre-checks and the pre-restore snapshot are not made again; the restore is sent once more.
+    expect(sent.filter((x) => x.action === 'CreateDBSnapshot')).toEqual([]);
+    expect(sent.filter((x) => x.action === 'RestoreDBInstanceFromDBSnapshot')).toHaveLength(1);
+    expect((await stepRows(tb, runId)).map((r) => `${r.name}:${r.attempts}`)).toEqual(['precheck:1', 'pre-restore-snapshot:1', 'restore:2', 'validate:1']);
+    expect(tagsOf(await instance(name))['dbops:restore-run']).toBe(runId);
+  });
+
+  it('production: validation fails (the new instance unreachable); a resume after the approval expired goes back to approval for the same plan, the run’s own instance not "a name taken"', async () => {
+    const name = `rst-${tag}-pv`;
+    const card = await cardFor(tb, `restore rdsp --snapshot before-delete --as ${name}`);
+    await approve(tb, card);
+    const run = await finished(tb, card.runId, 30_000);
+    expect(run.state).toBe('failed');
+    expect((await stepRows(tb, card.runId)).map((r) => `${r.name}:${r.state}`)).toEqual(['precheck:done', 'pre-restore-snapshot:done', 'restore:done', 'validate:failed']);
+    expect(tagsOf(await instance(name))['dbops:restore-run']).toBe(card.runId);
+    const plan = (await stateQuery(tb, `SELECT plan_hash FROM runs WHERE id = $1`, [card.runId])).rows[0].plan_hash;
+    await stateQuery(tb, `UPDATE approvals SET at = now() - interval '2 days' WHERE run_id = $1`, [card.runId]);
+    await restoredData(name, 20);
+
+    const again = tb.fake.callsOf('chat.postMessage').length;
+    expect(await ask(tb, `run ${card.runId} resume`)).toMatch(/needs a new approval to resume/);
+    const fresh = await eventually(() => tb.fake.callsOf('chat.postMessage').slice(again).find((c) => c.args.channel === INCIDENTS && /Resume of a failed run/.test(textOf(c.args as never))), 10_000, 'new card');
+    expect((await stateQuery(tb, `SELECT state, plan_hash FROM runs WHERE id = $1`, [card.runId])).rows[0]).toEqual({ state: 'pending_approval', plan_hash: plan });
+    sent.length = 0;
+    await approve(tb, { ...card, cardTs: (fresh.response as { ts: string }).ts });
+    expect(await finished(tb, card.runId, 30_000)).toMatchObject({ state: 'succeeded', error: null });
+    expect((await stepRows(tb, card.runId)).map((r) => `${r.name}:${r.attempts}`)).toEqual(['precheck:1', 'pre-restore-snapshot:1', 'restore:1', 'validate:2']);
+    expect(sent.filter((x) => /^Restore|^CreateDB/.test(x.action))).toEqual([]);
+    expect((await output(card.runId, 'validate')).sourceDiffers).toEqual(['public.orders: restored 20, rdsp now 500']);
+  });
+
+  it('abort of a failed restore deletes the new instance behind a confirmation; the source, its snapshot and the pre-restore snapshot stay', async () => {
+    const name = `rst-${tag}-ab`;
+    const runId = await queued(tb, `restore rds --snapshot before-delete --as ${name}`);
+    expect((await finished(tb, runId, 30_000)).state).toBe('failed');
+    expect(await instance(name)).toBeDefined();
+    const pre = (await output(runId, 'pre-restore-snapshot')).snapshotId as string;
+    const offer = await ask(tb, `run ${runId} abort`);
+    expect(offer).toContain(`Would remove*\n• the new DB instance ${name}\n*Keeps*`);
+    expect(offer).toContain(`the pre-restore snapshot ${pre}`);
+    expect(await instance(name)).toBeDefined();
+    const report = await confirmAbortClick(runId);
+    expect(report).toContain(`Removed*\n• the new DB instance ${name}\n*Kept*`);
+    expect(await instance(name)).toBeUndefined();
+    expect(await instance('orders-db')).toBeDefined();
+    const snaps = ((await setup.send(new DescribeDBSnapshotsCommand({ DBInstanceIdentifier: 'orders-db' }))).DBSnapshots ?? []).map((x) => x.DBSnapshotIdentifier);
+    expect(snaps).toEqual(expect.arrayContaining(['before-delete', pre]));
+    expect(sent.filter((x) => x.action === 'DeleteDBInstance')).toEqual([{ action: 'DeleteDBInstance', id: name }]);
+    expect(await ask(tb, `run ${runId} resume`)).toMatch(/was aborted/);
+  });
+
+  it('abort leaves alone a new instance that is not this run’s (another run took the name meanwhile)', async () => {
+    const name = `rst-${tag}-ab2`;
+    const runId = await queued(tb, `restore rds --snapshot before-delete --as ${name}`);
+    expect((await finished(tb, runId, 30_000)).state).toBe('failed');
+    await setup.send(new AddTagsToResourceCommand({ ResourceName: (await instance(name))!.DBInstanceArn!, Tags: [{ Key: 'dbops:restore-run', Value: 'r_someoneelse0' }] }));
+    const offer = await ask(tb, `run ${runId} abort`);
+    expect(offer).toContain(`the DB instance ${name}: it is not this run's`);
+    expect(offer).toContain('There is nothing to remove.');
+    expect(await instance(name)).toBeDefined();
   });
 });
 
@@ -311,6 +381,24 @@ describe('aws-aurora', () => {
     expect(order).toEqual([{ action: 'RestoreDBClusterToPointInTime', id: name }, { action: 'CreateDBInstance', id: `${name}-1` }]);
     expect((await output(runId, 'validate')).sourceDiffers).toEqual(['public.orders: restored 900, aurora now 500']);
     expect(run.headline).toContain(`into the new DB cluster ${name}`);
+  });
+
+  it('abort of a failed cluster restore deletes the cluster’s instance, then the cluster (several looks), nothing else', async () => {
+    const name = `rst-${tag}-aab`;
+    const at = new Date(Date.now() - 1000).toISOString().replace(/\.\d{3}Z$/, 'Z');
+    const runId = await queued(tb, `restore aurora --to-time ${at} --as ${name}`);
+    expect((await finished(tb, runId, 30_000)).state).toBe('failed');
+    expect(await instance(`${name}-1`)).toBeDefined();
+    await ask(tb, `run ${runId} abort`);
+    sent.length = 0;
+    const report = await confirmAbortClick(runId);
+    expect(report).toContain(`Removed*\n• the new DB cluster ${name}\n*Kept*`);
+    expect(await instance(`${name}-1`)).toBeUndefined();
+    const clusters = ((await setup.send(new DescribeDBClustersCommand({}))).DBClusters ?? []).map((c) => c.DBClusterIdentifier);
+    expect(clusters).toContain('orders-cluster');
+    expect(clusters).not.toContain(name);
+    expect(await instance('orders-cluster-a')).toBeDefined();
+    expect(sent.filter((x) => x.action.startsWith('Delete'))).toEqual([{ action: 'DeleteDBInstance', id: `${name}-1` }, { action: 'DeleteDBCluster', id: name }]);
   });
 
   it('an unknown cluster snapshot is refused at pre-check', async () => {

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { setProviderDeps } from '../../src/runbooks/providers.js';
 import { stubCredential, SUBSCRIPTION } from '../helpers/arm-fake.js';
 import { ArmRestoreFake } from '../helpers/arm-restore-fake.js';
-import { ask, stateQuery, startTestBot, targetsYaml, type TestBot } from '../helpers/bot.js';
+import { ask, eventually, OPS, REQUESTER, stateQuery, startTestBot, targetsYaml, textOf, type TestBot } from '../helpers/bot.js';
 import { ADMIN_URL, adminQuery, connect, createTestDatabase } from '../helpers/db.js';
 import { finished, queued } from '../helpers/emergency-runs.js';
 import { stepRows, threadMessage } from '../helpers/snapshot-runs.js';
@@ -99,6 +99,37 @@ describe('azure-flexible point-in-time restore', () => {
     const left = await threadMessage(tb, runId, 'State left');
     expect(left).toContain(`The restored flexible server pay-${tag}-fail may exist`);
     expect(left).not.toContain('127.0.0.1');
+  });
+
+  it('validation failed (the new server unreachable): `/db run <id> resume` validates again, no second PUT', async () => {
+    const n = `pay-${tag}-val`;
+    const runId = await queued(tb, `restore payments --to-time ${recently()} --as ${n}`);
+    expect((await finished(tb, runId, 30_000)).state).toBe('failed');
+    expect((await stepRows(tb, runId)).map((r) => `${r.name}:${r.state}`)).toEqual(['precheck:done', 'pre-restore-snapshot:done', 'restore:done', 'validate:failed']);
+    expect(await threadMessage(tb, runId, 'State left')).toContain(`abort\` deletes ${n}.`);
+    await restoredData(n, 300);
+    expect(await ask(tb, `run ${runId} resume`)).toMatch(/Resuming `r_[0-9a-f]{12}` at "Validating"/);
+    expect(await finished(tb, runId, 30_000)).toMatchObject({ state: 'succeeded', error: null });
+    expect(arm.putsTo(n)).toHaveLength(1);
+    expect((await stepRows(tb, runId)).map((r) => r.attempts)).toEqual([1, 1, 1, 2]);
+  });
+
+  it('abort of a failed restore deletes the new server (its tag is this run’s) behind a confirmation; the source server stays', async () => {
+    const n = `pay-${tag}-abort`;
+    const runId = await queued(tb, `restore payments --to-time ${recently()} --as ${n}`);
+    expect((await finished(tb, runId, 30_000)).state).toBe('failed');
+    expect(arm.servers.get(n)?.tags?.['dbops-restore-run']).toBe(runId);
+    expect(await ask(tb, `run ${runId} abort`)).toContain(`Would remove*\n• the new flexible server ${n}\n*Keeps*`);
+    expect(arm.servers.has(n)).toBe(true);
+    const confirm = tb.fake.messagesIn(OPS).filter((m) => m.ephemeralTo === REQUESTER && JSON.stringify(m.blocks).includes('run_abort_confirm') && JSON.stringify(m.blocks).includes(runId)).at(-1)!;
+    const sealed = JSON.stringify(confirm.blocks).match(/"value":"([^"]+)"/)![1]!;
+    const replies = tb.fake.callsOf('response_url').length;
+    await tb.wire.blockActions({ userId: REQUESTER, channelId: OPS, messageTs: confirm.ts, actionId: 'run_abort_confirm', value: sealed });
+    const report = await eventually(() => tb.fake.callsOf('response_url').slice(replies).map((c) => textOf(c.args as never)).find((t) => /aborted|did not finish/.test(t)), 30_000, 'abort report');
+    expect(report).toContain(`Removed*\n• the new flexible server ${n}\n*Kept*`);
+    expect(arm.servers.has(n)).toBe(false);
+    expect(arm.servers.has(SERVER)).toBe(true);
+    expect(arm.requests.filter((r) => r.method === 'DELETE').map((r) => r.path.split('/').at(-1))).toEqual([n]);
   });
 
   it('a run parked mid-LRO survives a bot restart and re-attaches from the checkpoint: one PUT', async () => {

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { providerFor } from '../../src/providers/index.js';
-import { adminQuery, connect, createTestDatabase } from '../helpers/db.js';
+import { adminQuery, connect, createTestDatabase, urlFor as urlOf } from '../helpers/db.js';
 import { APPROVER, ask, eventually, INCIDENTS, OPS, OUTSIDER, REQUESTER, startTestBot, stateQuery, targetsYaml, textOf, type TestBot } from '../helpers/bot.js';
 
 /**
@@ -21,7 +21,7 @@ const extraDbs: string[] = [];
 const roles: string[] = [];
 
 const databases = async () => (await adminQuery(`SELECT datname FROM pg_database WHERE starts_with(datname, $1) OR starts_with(datname, $2) ORDER BY 1`, [src.name, prod.name])).rows.map((r) => r.datname as string);
-const target = (name: 'rf' | 'rfp' | 'bad') => ({ name, engine: 'self-hosted' as const, url: name === 'rfp' ? prod.url : src.url, backups: { store: join(store, name), jobs: 2 } });
+const target = (name: 'rf' | 'rfp' | 'bad' | 'badp') => ({ name, engine: 'self-hosted' as const, url: name === 'rfp' || name === 'badp' ? prod.url : src.url, backups: { store: join(store, name), jobs: 2 } });
 const runIdIn = (text: string) => /r_[0-9a-f]{12}/.exec(text)![0];
 
 async function sql(url: string, text: string): Promise<void> {
@@ -70,6 +70,7 @@ beforeAll(async () => {
       rfp: `environment: production\nengine: self-hosted\nurl: ${prod.url}\n${backups('rfp')}`,
       // Same server and database as rf; its freshness column is text, so validation fails after the restore.
       bad: `environment: staging\nengine: self-hosted\nurl: ${src.url}\n${backups('bad')}\nfreshness: [public.orders.note]`,
+      badp: `environment: production\nengine: self-hosted\nurl: ${prod.url}\n${backups('badp')}\nfreshness: [public.orders.note]`,
     }),
   });
 }, 60_000);
@@ -191,6 +192,28 @@ describe('resume and abort', () => {
     await approveCard(runId, cards);
     expect(await finished(runId)).toMatchObject({ state: 'succeeded' });
     expect((await steps(runId)).map((s: { attempts: number }) => s.attempts)).toEqual([1, 1, 2, 1]);
+  }, 45_000);
+
+  it('a restore that failed at validation (its new database in place) resumes after the approval expired: the run’s own database is not "a name taken"', async () => {
+    await providerFor(target('badp')).startSnapshot('plain-p');
+    const name = `${prod.name}_v`;
+    extraDbs.push(name);
+    const calls = tb.fake.callsOf('chat.postMessage').length;
+    const runId = runIdIn(await ask(tb, `restore badp --snapshot plain-p --as ${name}`));
+    await approveCard(runId, calls);
+    const failed = await finished(runId);
+    expect(failed.state).toBe('failed');
+    expect((await steps(runId)).map((s: { name: string; state: string }) => `${s.name}:${s.state}`)).toEqual(['precheck:done', 'pre-restore-snapshot:done', 'restore:done', 'validate:failed']);
+    expect(await databases()).toContain(name);
+    await stateQuery(tb, `UPDATE approvals SET at = now() - interval '2 days' WHERE run_id = $1`, [runId]);
+    // Someone makes the restored copy's freshness column a time (older than the restore point).
+    await sql(urlOf(name), `ALTER TABLE orders ALTER note TYPE timestamptz USING '2000-01-01T00:00:00Z'`);
+
+    const cards = tb.fake.callsOf('chat.postMessage').length;
+    expect(await ask(tb, `run ${runId} resume`)).toMatch(/needs a new approval to resume/);
+    await approveCard(runId, cards);
+    expect(await finished(runId)).toMatchObject({ state: 'succeeded', error: null });
+    expect((await steps(runId)).map((s: { attempts: number }) => s.attempts)).toEqual([1, 1, 1, 2]);
   }, 45_000);
 
   it('abort of a failed restore removes the new database behind a confirmation, never the source or the snapshots', async () => {
