@@ -93,7 +93,7 @@ class Child {
     proc.on('message', (m: Msg) => this.#waiting.shift()?.(m));
   }
   static async start(kind: 'bare' | 'dbops'): Promise<{ child: Child; url: string }> {
-    const proc = fork(fileURLToPath(import.meta.url), [`--serve=${kind}`], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    const proc = fork(fileURLToPath(import.meta.url), [`--serve=${kind}`], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], execArgv: process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : [] });
     const child = new Child(proc);
     const m = await child.next();
     if (m.type !== 'ready') throw new Error(`${kind} did not start`);

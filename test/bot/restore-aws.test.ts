@@ -381,6 +381,42 @@ describe('aws-aurora', () => {
     expect(order).toEqual([{ action: 'RestoreDBClusterToPointInTime', id: name }, { action: 'CreateDBInstance', id: `${name}-1` }]);
     expect((await output(runId, 'validate')).sourceDiffers).toEqual(['public.orders: restored 900, aurora now 500']);
     expect(run.headline).toContain(`into the new DB cluster ${name}`);
+    auroraRestore = { runId, name };
+  });
+
+  let auroraRestore: { runId: string; name: string };
+  let auroraCutover: string;
+  const clusterTags = async (id: string) => {
+    try {
+      const c = (await setup.send(new DescribeDBClustersCommand({ DBClusterIdentifier: id }))).DBClusters?.[0];
+      return c ? Object.fromEntries((c.TagList ?? []).map((t) => [t.Key, t.Value])) : undefined;
+    } catch {
+      return undefined;
+    }
+  };
+  it('cutover renames the clusters (ModifyDBCluster NewDBClusterIdentifier), each waited on its new id; rollback swaps them back', async () => {
+    const { runId, name } = auroraRestore;
+    const old = `orders-cluster-old-${today()}`;
+    const card = await requestCard(tb, `cutover aurora ${runId}`);
+    expect(card.text).toContain(`1. orders-cluster → ${old}`);
+    expect(card.text).toContain(`2. ${name} → orders-cluster`);
+    auroraCutover = card.runId;
+    sent.length = 0;
+    await approve(tb, card);
+    const run = await finished(tb, auroraCutover, 30_000);
+    expect(run.error).toBeNull();
+    expect((await clusterTags('orders-cluster'))?.['dbops:restore-run']).toBe(runId);
+    expect(await clusterTags(old)).toMatchObject({ 'dbops:swap-role': 'old', 'dbops:swap-was': 'orders-cluster' });
+    expect(await clusterTags(name)).toBeUndefined();
+    expect(sent.filter((x) => x.action === 'ModifyDBCluster').map((x) => x.id)).toEqual(['orders-cluster', name]);
+
+    const back = await requestCard(tb, `rollback aurora ${auroraCutover}`);
+    expect(back.text).toContain(`1. orders-cluster → ${name}`);
+    await approve(tb, back);
+    expect((await finished(tb, back.runId, 30_000)).error).toBeNull();
+    expect((await clusterTags('orders-cluster'))?.['dbops:restore-run']).toBeUndefined();
+    expect((await clusterTags(name))?.['dbops:restore-run']).toBe(runId);
+    expect(await clusterTags(old)).toBeUndefined();
   });
 
   it('abort of a failed cluster restore deletes the cluster’s instance, then the cluster (several looks), nothing else', async () => {
