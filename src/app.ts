@@ -14,7 +14,7 @@ import { onceAuthorize } from './slack/identity.js';
 import { DbopsError } from './errors.js';
 import { guardSlackEndpoint, MAX_SLACK_BODY_BYTES } from './http-edge.js';
 import { metricsHandler } from './metrics-http.js';
-import type { ReplayGuard } from './replay-guard.js';
+import { REPLAY_VERDICT, type ReplayGuard } from './replay-guard.js';
 import { timeAcks } from './ack-timer.js';
 import { adminRoutes, type AdminBoard } from './admin/board.js';
 import type { AckKind } from './metrics.js';
@@ -101,6 +101,11 @@ export function buildApp(
     logger: common.logger,
     // Also Bolt's own cap, should anything reach it unguarded.
     bodyLimit: MAX_SLACK_BODY_BYTES,
+    // The edge's cross-replica replay verdict, into the listeners' context (handlers/replay-gate.ts).
+    customPropertiesExtractor: (req: IncomingMessage) => {
+      const v = (req as unknown as Record<string, unknown>)[REPLAY_VERDICT];
+      return v ? { [REPLAY_VERDICT]: v } : {};
+    },
   });
   // The server HTTPReceiver.start() creates calls requestListener; the guard runs first.
   const guarded = guardSlackEndpoint(receiver.requestListener, { signingSecret: config.slackSigningSecret, endpoints: SLACK_ENDPOINTS, replay: edge.replay, log });

@@ -1,7 +1,7 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
 import type { Logger } from './log.js';
-import type { ReplayGuard } from './replay-guard.js';
+import { REPLAY_VERDICT, type ReplayGuard } from './replay-guard.js';
 
 /** Slack's payloads are a few KB; the largest (view submissions) stay far below this. */
 export const MAX_SLACK_BODY_BYTES = 256 * 1024;
@@ -54,7 +54,8 @@ function validSignature(secret: string, ts: string, body: Buffer, signature: str
  * buffered or handled: Content-Length over the cap → 413 without reading; a timestamp more than
  * 5 minutes off either way → 401; the body is read counting bytes (over the cap → 413, connection
  * dropped); the signature is verified here so that only signed requests are remembered, and a
- * replay of an already handled signed request is acknowledged with an empty 200 and not processed.
+ * replay of an already handled signed request is acknowledged with an empty 200 and not processed
+ * (on this replica; one another replica handled first is acked, then dropped by its handler).
  * The buffered body is handed to Bolt as `rawBody` (Bolt reuses it and verifies again).
  */
 export function guardSlackEndpoint(inner: RequestListener, o: EdgeOptions): RequestListener {
@@ -91,10 +92,13 @@ export function guardSlackEndpoint(inner: RequestListener, o: EdgeOptions): Requ
       // Without both headers Bolt answers (401, or its unsigned ssl_check); nothing is remembered.
       if (typeof sig === 'string' && ts !== undefined) {
         if (!validSignature(o.signingSecret, ts, body, sig)) return refuse(res, 401);
-        if (!(await o.replay.firstSeen(sig, ts))) {
+        if (!o.replay.firstSeenHere(sig, ts)) {
           log.warn({ ts }, 'replayed signed request ignored');
           return refuse(res, 200);
         }
+        // Another replica may have had it: Redis answers while Bolt parses and the handler acks;
+        // handlers that act await the verdict right after ack() (handlers/replay-gate.ts).
+        Object.assign(req, { [REPLAY_VERDICT]: o.replay.firstSeenAnywhere(sig, ts) });
       }
       inner(req, res);
     })().catch((err: unknown) => {

@@ -3,6 +3,12 @@ import type { Logger } from './log.js';
 
 /** Longer than the ±5 min a signed request is accepted for, so a replay always finds its mark. */
 const TTL_SECONDS = 600;
+
+/**
+ * Where the edge leaves the cross-replica verdict for Bolt's context (HTTPReceiver's
+ * customPropertiesExtractor): a Promise<boolean>, true when this request was seen first here.
+ */
+export const REPLAY_VERDICT = 'dbopsFirstSeen';
 const MAX_LOCAL = 20_000;
 
 /**
@@ -20,14 +26,25 @@ export class ReplayGuard {
     private readonly log: Logger,
   ) {}
 
-  /** True the first time this signature is seen (and marks it seen). */
+  /** True the first time this signature is seen (and marks it seen), on this replica and in Redis. */
   async firstSeen(signature: string, timestamp: string): Promise<boolean> {
+    return this.firstSeenHere(signature, timestamp) && this.firstSeenAnywhere(signature, timestamp);
+  }
+
+  /** This replica only, synchronously: true the first time (and marks it seen). */
+  firstSeenHere(signature: string, timestamp: string): boolean {
     const key = `${timestamp}:${signature}`;
     const now = Date.now();
     const seen = this.#local.get(key);
     if (seen !== undefined && now - seen < TTL_SECONDS * 1000) return false;
     this.#local.set(key, now);
     if (this.#local.size > MAX_LOCAL) this.#local.delete(this.#local.keys().next().value!);
+    return true;
+  }
+
+  /** Every replica (Redis SET NX): true the first time. Never rejects; Redis down counts as first. */
+  async firstSeenAnywhere(signature: string, timestamp: string): Promise<boolean> {
+    const key = `${timestamp}:${signature}`;
     if (!this.redis) return true;
     try {
       const r = await withTimeout(this.redis.set(`${this.prefix}:seen:${key}`, '1', 'EX', TTL_SECONDS, 'NX'), 500);

@@ -8,6 +8,7 @@ import { slackUserId, type DenyMeta } from '../slack/metadata.js';
 import { denyModal } from '../slack/views.js';
 import type { HandlerDeps } from './deps.js';
 import { respondWith } from './reply.js';
+import { replayedElsewhere } from './replay-gate.js';
 
 /** Where a button was clicked: the message and channel Slack says it was on. */
 function clickedOn(body: BlockButtonAction): { channel?: string; ts?: string } {
@@ -32,11 +33,12 @@ function cardMismatch(run: RunRow, body: BlockButtonAction): string | undefined 
 const NOT_A_USER = 'Only a Slack user (U… or W… id) can approve or deny a request.';
 
 export function registerActions(app: App, deps: HandlerDeps): void {
-  app.action<BlockButtonAction>('approval_approve', async ({ ack, action, body, respond }) => {
+  app.action<BlockButtonAction>('approval_approve', async ({ ack, action, body, respond, context }) => {
     await ack();
     const runId = action.value ?? '';
     const user = body.user.id;
     const log = deps.log.child({ runId, user });
+    if (await replayedElsewhere(context, log)) return;
     try {
       if (!slackUserId.safeParse(user).success) {
         log.warn('approval refused: not a user id');
@@ -81,10 +83,11 @@ export function registerActions(app: App, deps: HandlerDeps): void {
     }
   });
 
-  app.action<BlockButtonAction>('approval_deny', async ({ ack, action, body, respond }) => {
+  app.action<BlockButtonAction>('approval_deny', async ({ ack, action, body, respond, context }) => {
     await ack();
     const user = body.user.id;
     const log = deps.log.child({ runId: action.value, user });
+    if (await replayedElsewhere(context, log)) return;
     if (!slackUserId.safeParse(user).success) return await respondWith(respond, userError(NOT_A_USER), 'ephemeral', log);
     const run = await getRun(deps.pool, action.value ?? '');
     if (!run || run.state !== 'pending_approval') {

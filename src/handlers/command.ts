@@ -15,13 +15,14 @@ import { getRun, listRuns, listSteps } from '../store/runs.js';
 import type { HandlerDeps } from './deps.js';
 import { openModalFor } from './modals.js';
 import { respondError, respondWith } from './reply.js';
+import { replayedElsewhere } from './replay-gate.js';
 
 /**
  * `/db`: parsing is pure and fast, so help and input errors are answered in the ack itself;
  * anything touching a database happens after ack() and is answered through response_url.
  */
 export function registerCommand(app: App, deps: HandlerDeps): void {
-  app.command('/db', async ({ ack, command, respond }) => {
+  app.command('/db', async ({ ack, command, respond, context }) => {
     const log = deps.log.child({ user: command.user_id, channel: command.channel_id });
     // Requests come from people: a user-group or bot id in user_id is refused before anything else.
     if (!slackUserId.safeParse(command.user_id).success) {
@@ -51,6 +52,7 @@ export function registerCommand(app: App, deps: HandlerDeps): void {
     // A verb without its target, or with arguments missing: the form asks for them (same grammar on submit).
     if (cmd.kind === 'form' || (cmd.kind === 'runbook' && cmd.missing.length)) {
       await ack();
+      if (await replayedElsewhere(context, log)) return;
       try {
         await openModalFor(deps, cmd, command.trigger_id, command.channel_id, command.user_id);
       } catch (err) {
@@ -59,6 +61,7 @@ export function registerCommand(app: App, deps: HandlerDeps): void {
       return;
     }
     await ack();
+    if (await replayedElsewhere(context, log)) return;
     try {
       switch (cmd.kind) {
         case 'runs':

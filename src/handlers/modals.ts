@@ -10,6 +10,7 @@ import { denyMeta, runbookMeta, slackUserId, type RunbookMeta } from '../slack/m
 import { DENY_MODAL, readRunbookModal, RUNBOOK_MODAL, runbookModal, stateValue, stateValuesSchema, type ModalRead, type StateValues } from '../slack/views.js';
 import { listApprovals } from '../store/approvals.js';
 import type { HandlerDeps } from './deps.js';
+import { replayedElsewhere } from './replay-gate.js';
 
 /** What a modal opens with: a runbook with arguments missing, or one typed without its target (a form). */
 export type ModalCommand = Extract<Command, { kind: 'runbook' | 'form' }>;
@@ -52,7 +53,7 @@ function firstInput(view: ViewLike, preferred: string): string {
 const STALE_FORM = 'This form could not be verified (it was changed, or is too old). Close it and run the command again.';
 
 export function registerModals(app: App, deps: HandlerDeps): void {
-  app.view(RUNBOOK_MODAL, async ({ ack, view, body }) => {
+  app.view(RUNBOOK_MODAL, async ({ ack, view, body, context }) => {
     const user = body.user.id;
     const log = deps.log.child({ user, view: RUNBOOK_MODAL });
     // Only what the bot sealed when it opened this modal, for this very user, is trusted.
@@ -87,6 +88,7 @@ export function registerModals(app: App, deps: HandlerDeps): void {
       return;
     }
     await ack();
+    if (await replayedElsewhere(context, log)) return;
     try {
       const { target, args, reason } = parsed;
       const reply = await submitRequest(deps, { runbook: rb, target, args, requester: user, channel: meta.channel, ...(reason ? { reason } : {}) });
@@ -99,7 +101,7 @@ export function registerModals(app: App, deps: HandlerDeps): void {
     }
   });
 
-  app.view(DENY_MODAL, async ({ ack, view, body }) => {
+  app.view(DENY_MODAL, async ({ ack, view, body, context }) => {
     const user = body.user.id;
     const meta = deps.metadata.open('deny', view.private_metadata, denyMeta);
     if (!meta || meta.user !== user || !slackUserId.safeParse(user).success) {
@@ -114,6 +116,7 @@ export function registerModals(app: App, deps: HandlerDeps): void {
       return;
     }
     await ack();
+    if (await replayedElsewhere(context, deps.log.child({ user }))) return;
     const runId = meta.runId;
     const d = await deny(deps, runId, user, reason);
     deps.metrics.decisions.inc({ result: d.ok ? d.outcome : d.reason });

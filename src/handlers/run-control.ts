@@ -4,16 +4,18 @@ import { userError } from '../slack/messages.js';
 import { slackUserId } from '../slack/metadata.js';
 import type { HandlerDeps } from './deps.js';
 import { respondWith } from './reply.js';
+import { replayedElsewhere } from './replay-gate.js';
 
 /**
  * The Confirm button of `/db run <id> abort`. Its value is sealed for the run and the person it was
  * shown to: a forged click, someone else's click, or a stale button (older than a day) removes nothing.
  */
 export function registerRunControl(app: App, deps: HandlerDeps): void {
-  app.action<BlockButtonAction>(ABORT_CONFIRM_ACTION, async ({ ack, action, body, respond }) => {
+  app.action<BlockButtonAction>(ABORT_CONFIRM_ACTION, async ({ ack, action, body, respond, context }) => {
     await ack();
     const user = body.user.id;
     const log = deps.log.child({ user, action: ABORT_CONFIRM_ACTION });
+    if (await replayedElsewhere(context, log)) return;
     const meta = deps.metadata.open('abort', action.value, abortMeta);
     if (!meta || meta.user !== user || !slackUserId.safeParse(user).success) {
       log.warn('abort confirmation refused: not sealed for this user');

@@ -35,7 +35,7 @@ function pinWire(timestampSec: number) {
     sent.body = body;
     return orig(body, { ...o, timestampSec });
   };
-  return { sent, resend: (): Promise<WireResponse> => orig(sent.body!, { timestampSec }), restore: () => void (wire.post = orig) };
+  return { sent, timestampSec, resend: (): Promise<WireResponse> => orig(sent.body!, { timestampSec }), restore: () => void (wire.post = orig) };
 }
 
 const runCount = async () => Number((await stateQuery(tb, `SELECT count(*)::int AS n FROM runs`)).rows[0].n);
@@ -101,6 +101,35 @@ it('a replayed approval click records one approval and answers once', async () =
   await new Promise((r) => setTimeout(r, 1000));
   expect((await stateQuery(tb, `SELECT count(*)::int AS n FROM approvals WHERE run_id = $1`, [runId])).rows[0].n).toBe(1);
   expect(tb.fake.callsOf('response_url').length).toBe(repliesAfterFirst);
+});
+
+it('a signed approval click replayed to ANOTHER replica (same Redis) is acked there and does nothing: one approval, one answer', async () => {
+  const other = await startTestBot({ targets: targetsYaml({ demo: `environment: staging\nengine: self-hosted\nurl: ${target.url}`, quorum: `environment: staging\nengine: self-hosted\nurl: ${target.url}\npolicy:\n  approvals: { destructive: 2 }` }), fake: tb.fake, stateDb: tb.stateDb, prefix: tb.env.DBOPS_QUEUE_PREFIX! });
+  try {
+    await tb.wire.slashCommand({ text: 'vacuum quorum orders --full --reason replica', userId: REQUESTER, channelId: OPS });
+    const card = await tb.fake.waitForCall('chat.postMessage', (c) => c.args.channel === INCIDENTS && /Approval needed/.test(textOf(c.args as never)) && /replica/.test(JSON.stringify(c.args)));
+    const cardTs = (card.response as { ts: string }).ts;
+    const runId = /r_[0-9a-f]{12}/.exec(JSON.stringify(card.args))![0];
+    const pin = pinWire(Math.floor(Date.now() / 1000));
+    let replies = 0;
+    try {
+      const before = tb.fake.callsOf('response_url').length;
+      await tb.wire.blockActions({ userId: APPROVER, channelId: INCIDENTS, messageTs: cardTs, actionId: 'approval_approve', value: runId });
+      await eventually(() => tb.fake.callsOf('response_url').length > before, 15_000, 'approval answer');
+      replies = tb.fake.callsOf('response_url').length;
+      // The same signed bytes, to the other replica: it has not seen them itself; Redis has.
+      const again = await other.wire.post(pin.sent.body!, { timestampSec: pin.timestampSec });
+      expect(again.status).toBe(200);
+    } finally {
+      pin.restore();
+    }
+    await new Promise((r) => setTimeout(r, 1000));
+    expect((await stateQuery(tb, `SELECT count(*)::int AS n FROM approvals WHERE run_id = $1`, [runId])).rows[0].n).toBe(1);
+    expect(tb.fake.callsOf('response_url').length).toBe(replies);
+    expect(other.logs.join('')).toContain('another replica handled it first');
+  } finally {
+    await other.bot.stop();
+  }
 });
 
 /** Sends headers (and optionally a body) to /slack/events; resolves with the status, or the socket error. */
