@@ -5,9 +5,10 @@
  *   npm run build && node dist/bench/ack.js [--levels=20,100,500] [--rounds=4] [--deadline=600]
  *
  * Each app runs in its own child process (so neither the load generator nor the other app shares its
- * event loop): the bare app (Bolt HTTP receiver, token verified once at start against a fake Slack),
- * and dbops through the real `startBot` with a fake Slack, a state database and a `demo` target it
- * creates on the machine's PostgreSQL (dropped at the end) and the machine's Redis (own prefix).
+ * event loop), and so does the fake Slack both talk to (dbops' status replies land there, not in
+ * dbops' own process): the bare app (Bolt HTTP receiver, token verified once at start), and dbops
+ * through the real `startBot` with a state database and a `demo` target it creates on the machine's
+ * PostgreSQL (dropped at the end) and the machine's Redis (own prefix).
  * Signed `/db help`, `/db targets`, `/db status demo` and a bad command go out N at once, rounds
  * interleaved bare/dbops; before the next round, dbops' background work of the last one (status
  * replies through response_url) must have landed. Every request comes from a distinct user, so the
@@ -33,22 +34,32 @@ type Msg = { type: 'ready'; url: string } | { type: 'urls'; urls: string[] } | {
 
 // ---------------------------------------------------------------- children: the two apps
 
-async function serveBare(): Promise<void> {
+const slackApiUrl = () => process.env.BENCH_SLACK_API_URL!;
+
+/** The fake Slack Web API and response_url endpoint, in a process of its own. */
+async function serveSlack(): Promise<void> {
   const { FakeSlack } = await import('../sandbox/fake-slack/server.js');
+  const fake = await FakeSlack.start({ channels: { [CHANNEL]: 'ops', C0INCIDENTS: 'incidents' } });
+  process.send!({ type: 'ready', url: fake.apiUrl } satisfies Msg);
+  process.on('message', (m: { type: string; n?: number }) => {
+    if (m.type === 'urls') process.send!({ type: 'urls', urls: Array.from({ length: m.n! }, (_, i) => fake.responseUrlFor({ channel: CHANNEL, user: `U0B${i}` })) } satisfies Msg);
+    if (m.type === 'count') process.send!({ type: 'count', responses: fake.callsOf('response_url').length, authTests: fake.callsOf('auth.test').length } satisfies Msg);
+    if (m.type === 'stop') void fake.close().then(() => process.exit(0));
+  });
+}
+
+async function serveBare(): Promise<void> {
   const bolt = await import('@slack/bolt');
-  const fake = await FakeSlack.start();
-  const app = new bolt.default.App({ token: 'xoxb-bare', signingSecret: SECRET, clientOptions: { slackApiUrl: fake.apiUrl }, logLevel: bolt.LogLevel.ERROR });
+  const app = new bolt.default.App({ token: 'xoxb-bare', signingSecret: SECRET, clientOptions: { slackApiUrl: slackApiUrl() }, logLevel: bolt.LogLevel.ERROR });
   app.command('/db', async ({ ack }) => ack('ok'));
   const server = (await app.start(0)) as { address: () => { port: number } };
   process.send!({ type: 'ready', url: `http://127.0.0.1:${server.address().port}/slack/events` } satisfies Msg);
   process.on('message', (m: { type: string }) => {
-    if (m.type === 'count') process.send!({ type: 'count', responses: 0, authTests: fake.callsOf('auth.test').length } satisfies Msg);
-    if (m.type === 'stop') void app.stop().then(() => fake.close()).then(() => process.exit(0));
+    if (m.type === 'stop') void app.stop().then(() => process.exit(0));
   });
 }
 
 async function serveDbops(): Promise<void> {
-  const { FakeSlack } = await import('../sandbox/fake-slack/server.js');
   const { createLogger, loadConfig, startBot } = await import('../src/index.js');
   const admin = new pg.Client({ connectionString: ADMIN_URL });
   await admin.connect();
@@ -60,9 +71,8 @@ async function serveDbops(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'dbops-ack-bench-'));
   const targets = join(dir, 'targets.yaml');
   writeFileSync(targets, `incidentChannel: C0INCIDENTS\napprovers: [U0APPROVER]\ntargets:\n  demo:\n    environment: staging\n    engine: self-hosted\n    url: \${BENCH_DEMO_URL}\n`);
-  const fake = await FakeSlack.start({ channels: { [CHANNEL]: 'ops', C0INCIDENTS: 'incidents' } });
   const env = {
-    ...process.env, SLACK_BOT_TOKEN: 'xoxb-bench', SLACK_SIGNING_SECRET: SECRET, SLACK_API_URL: fake.apiUrl, PORT: '0',
+    ...process.env, SLACK_BOT_TOKEN: 'xoxb-bench', SLACK_SIGNING_SECRET: SECRET, SLACK_API_URL: slackApiUrl(), PORT: '0',
     DATABASE_URL: urlOf(stateDb), DBOPS_TARGETS: targets, DBOPS_QUEUE_PREFIX: `dbops-bench-ack-${tag}`, BENCH_DEMO_URL: urlOf(targetDb),
   };
   // Production's log level, written nowhere: the serialisation cost stays in the figures.
@@ -70,12 +80,9 @@ async function serveDbops(): Promise<void> {
   const bot = await startBot(loadConfig(env), { logger: createLogger({ destination: sink, level: 'info' }) });
   process.send!({ type: 'ready', url: `${bot.url}/slack/events` } satisfies Msg);
   process.on('message', (m: { type: string; n?: number }) => {
-    if (m.type === 'urls') process.send!({ type: 'urls', urls: Array.from({ length: m.n! }, (_, i) => fake.responseUrlFor({ channel: CHANNEL, user: `U0B${i}` })) } satisfies Msg);
-    if (m.type === 'count') process.send!({ type: 'count', responses: fake.callsOf('response_url').length, authTests: fake.callsOf('auth.test').length } satisfies Msg);
     if (m.type === 'stop') {
       void (async () => {
         await bot.stop();
-        await fake.close();
         for (const db of [stateDb, targetDb]) await admin.query(`DROP DATABASE IF EXISTS ${db} WITH (FORCE)`);
         await admin.end();
         rmSync(dir, { recursive: true, force: true });
@@ -92,8 +99,9 @@ class Child {
   private constructor(readonly proc: ChildProcess) {
     proc.on('message', (m: Msg) => this.#waiting.shift()?.(m));
   }
-  static async start(kind: 'bare' | 'dbops'): Promise<{ child: Child; url: string }> {
-    const proc = fork(fileURLToPath(import.meta.url), [`--serve=${kind}`], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], execArgv: process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : [] });
+  static async start(kind: 'slack' | 'bare' | 'dbops', slackUrl?: string): Promise<{ child: Child; url: string }> {
+    const env = { ...process.env, ...(slackUrl ? { BENCH_SLACK_API_URL: slackUrl } : {}) };
+    const proc = fork(fileURLToPath(import.meta.url), [`--serve=${kind}`], { env, stdio: ['ignore', 'inherit', 'inherit', 'ipc'], execArgv: process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : [] });
     const child = new Child(proc);
     const m = await child.next();
     if (m.type !== 'ready') throw new Error(`${kind} did not start`);
@@ -140,9 +148,9 @@ const pct = (xs: number[], p: number) => {
   return s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)]!;
 };
 
-async function settle(dbops: Child, expected: number, timeoutMs = 60_000): Promise<void> {
+async function settle(slack: Child, expected: number, timeoutMs = 60_000): Promise<void> {
   const end = Date.now() + timeoutMs;
-  while ((await dbops.ask({ type: 'count' })).responses < expected) {
+  while ((await slack.ask({ type: 'count' })).responses < expected) {
     if (Date.now() > end) throw new Error(`dbops' status replies did not all land within ${timeoutMs} ms`);
     await new Promise((r) => setTimeout(r, 20));
   }
@@ -154,8 +162,9 @@ async function main(): Promise<void> {
   const rounds = Number(argOf('rounds', '4'));
   const deadline = setTimeout(() => { console.error('deadline reached: stopping'); process.exit(2); }, Number(argOf('deadline', '600')) * 1000);
   console.log(`dbops ack bench: ${levels.join('/')} concurrent × ${rounds} rounds per app and command, interleaved`);
-  const bare = await Child.start('bare');
-  const dbops = await Child.start('dbops');
+  const slack = await Child.start('slack');
+  const bare = await Child.start('bare', slack.url);
+  const dbops = await Child.start('dbops', slack.url);
   const wires = { bare: new SlackWire({ botUrl: bare.url, signingSecret: SECRET }), dbops: new SlackWire({ botUrl: dbops.url, signingSecret: SECRET }) };
   let expected = 0;
   const rows: string[] = [];
@@ -163,11 +172,11 @@ async function main(): Promise<void> {
     // Warm-up: connections, JIT, the once-resolved bot identity.
     for (const c of COMMANDS) {
       await round(wires.bare, c.text, 20, undefined);
-      const urls = c.replies ? (await dbops.child.ask({ type: 'urls', n: 20 })).urls : undefined;
+      const urls = c.replies ? (await slack.child.ask({ type: 'urls', n: 20 })).urls : undefined;
       await round(wires.dbops, c.text, 20, urls);
-      if (c.replies) await settle(dbops.child, (expected += 20));
+      if (c.replies) await settle(slack.child, (expected += 20));
     }
-    const authAfterWarmup = (await dbops.child.ask({ type: 'count' })).authTests;
+    const authAfterWarmup = (await slack.child.ask({ type: 'count' })).authTests;
     let total = 0;
     console.log(`\n${'command'.padEnd(12)} ${'conc'.padStart(4)}   ${'bare p50'.padStart(9)} ${'bare p99'.padStart(9)}   ${'dbops p50'.padStart(9)} ${'dbops p99'.padStart(9)}   ${'p50 ×'.padStart(6)} ${'p99 ×'.padStart(6)}`);
     for (const n of levels) {
@@ -176,10 +185,10 @@ async function main(): Promise<void> {
         for (let r = 0; r < rounds; r++) {
           // Alternate which app goes first, so neither always gets the quieter machine.
           for (const which of r % 2 ? (['dbops', 'bare'] as const) : (['bare', 'dbops'] as const)) {
-            const urls = which === 'dbops' && c.replies ? (await dbops.child.ask({ type: 'urls', n })).urls : undefined;
+            const urls = which === 'dbops' && c.replies ? (await slack.child.ask({ type: 'urls', n })).urls : undefined;
             t[which].push(...(await round(wires[which], c.text, n, urls)));
             total += n;
-            if (which === 'dbops' && c.replies) await settle(dbops.child, (expected += n));
+            if (which === 'dbops' && c.replies) await settle(slack.child, (expected += n));
           }
         }
         const [b50, b99, d50, d99] = [pct(t.bare, 50), pct(t.bare, 99), pct(t.dbops, 50), pct(t.dbops, 99)];
@@ -188,17 +197,18 @@ async function main(): Promise<void> {
         rows.push(line);
       }
     }
-    const auth = (await dbops.child.ask({ type: 'count' })).authTests;
-    console.log(`\nauth.test calls by dbops: ${authAfterWarmup} through warm-up, ${auth - authAfterWarmup} more over ${total / 2} measured commands`);
+    const auth = (await slack.child.ask({ type: 'count' })).authTests;
+    console.log(`\nauth.test calls (both apps): ${authAfterWarmup} through start-up and warm-up, ${auth - authAfterWarmup} more over ${total / 2} measured commands each`);
     console.log(`goal: every command within 1.2× of the bare app at p50 and p99: ${rows.some((r) => r.includes('over')) ? 'MISSED on the rows marked' : 'met'}`);
   } finally {
     clearTimeout(deadline);
     await Promise.all([bare.child.stop(), dbops.child.stop()]);
+    await slack.child.stop();
   }
 }
 
 const serve = argOf('serve', '');
-(serve === 'bare' ? serveBare() : serve === 'dbops' ? serveDbops() : main().then(() => process.exit(0))).catch((err: unknown) => {
+(serve === 'slack' ? serveSlack() : serve === 'bare' ? serveBare() : serve === 'dbops' ? serveDbops() : main().then(() => process.exit(0))).catch((err: unknown) => {
   console.error(`bench failed: ${(err as Error).stack ?? String(err)}`);
   process.exit(1);
 });

@@ -4,13 +4,20 @@
  *
  *   npm run build && node dist/bench/kill.js [--sessions=2000] [--deadline=600] [--no-scratch]
  *
+ * Beside the inner function (a) and the bare statement (b), (d) goes through the running bot as
+ * Slack would: a signed `/db kill`, its approval card, a signed Approve click, BullMQ and a real
+ * worker, timed from the click to the first session gone and to all gone (50 and N sessions); (e)
+ * the approval click → run started latency over 20 approvals with the queue idle; (f) the RSS of an
+ * idle `npm start` (dist/src/main.js) once ready.
+ *
  * N sessions need max_connections > N, so it initdb's a throwaway cluster in a temp dir on a free
  * 127.0.0.1 port (as the postgres OS user when run as root), and removes it at the end. If that is
  * impossible it falls back to the machine's server with as many sessions as it can spare, and says so.
  * Bounded: a deadline stops everything; only 127.0.0.1 is touched.
  */
-import { execFileSync } from 'node:child_process';
-import { accessSync, chownSync, constants, mkdtempSync, rmSync } from 'node:fs';
+import { execFileSync, spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { accessSync, chownSync, constants, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
@@ -18,6 +25,7 @@ import pg from 'pg';
 import { signalSessions } from '../src/postgres/kill.js';
 import { openTargetSession } from '../src/postgres/session.js';
 import { listSessions } from '../src/postgres/sessions.js';
+import { startBenchBot, type BenchBot } from './bench-bot.js';
 
 const arg = (name: string, dflt: number) => {
   const hit = process.argv.find((a) => a.startsWith(`--${name}=`));
@@ -201,7 +209,8 @@ async function main(): Promise<void> {
                                    WHERE application_name = 'bench-bare' AND pid <> pg_backend_pid()) s`);
     const bareMs = ms(t0);
     await untilGone(poller, 'bench-bare');
-    console.log(`(b) bare pg_terminate_backend over pg_stat_activity, ${n} sessions: statement ${fmt(bareMs)}; all gone after ${fmt(ms(t0))}; signalled ${bare.rows[0].n}`);
+    const bareGoneMs = ms(t0);
+    console.log(`(b) bare pg_terminate_backend over pg_stat_activity, ${n} sessions: statement ${fmt(bareMs)}; all gone after ${fmt(bareGoneMs)}; signalled ${bare.rows[0].n}`);
 
     // (c) server-confirmed exits (PG14+ timeout argument): the server polls each pid every 100 ms
     const m = Math.min(n, 30);
@@ -210,10 +219,88 @@ async function main(): Promise<void> {
     t0 = process.hrtime.bigint();
     const confirmed = await signalSessions(bot, 'terminate', approvedC, { timeoutMs: 60_000 });
     console.log(`(c) signalSessions with timeoutMs, ${m} sessions: ${fmt(ms(t0))}, confirmed ${confirmed.filter((r) => r.confirmed).length}/${m} (≈${fmt(ms(t0) / m)} per session)`);
+
+    // (d)–(f): through the running bot.
+    const bb = await startBenchBot(cluster.url, `maxSessions: ${n + 100}`);
+    try {
+      for (const size of [...new Set([Math.min(50, n), n])]) {
+        const app = `bench-bot-${size}`;
+        leftovers.push(...(await openIdle(cluster.url, size, app)));
+        const card = await bb.requestCard(`kill bench idle --app ${app} --include-superusers`);
+        const t = await viaBot(bb, card, poller, app, size);
+        const ratio = size === n ? `; ${(t.goneMs / bareGoneMs).toFixed(2)}× the bare statement's all gone (goal ≤ 1.2×)` : '';
+        console.log(`(d) through the bot, ${size} sessions: click acked ${fmt(t.ackMs)}; first session gone ${fmt(t.firstMs)} after the click${size <= 50 ? ' (goal < 300 ms)' : ''}; all gone ${fmt(t.goneMs)}${ratio}; run ${t.state}`);
+      }
+      const starts: number[] = [];
+      for (let i = 0; i < 20; i++) {
+        const card = await bb.requestCard('analyze bench');
+        const sent = Date.now();
+        await bb.approve(card);
+        const started = await waitFor(async () => (await bb.run(card.runId))?.startedAt ?? undefined).catch(async () => {
+          const answers = bb.fake.callsOf('response_url').slice(-3).map((c) => JSON.stringify(c.args).slice(0, 300));
+          throw new Error(`run ${card.runId} did not start: ${JSON.stringify(await bb.run(card.runId))}; last answers ${answers.join(' | ')}`);
+        });
+        starts.push(started.getTime() - sent);
+        await waitFor(async () => ((await bb.run(card.runId))?.state === 'succeeded' ? true : undefined));
+      }
+      starts.sort((a, b) => a - b);
+      console.log(`(e) approval click → run started, 20 approvals, queue idle: p50 ${fmt(starts[9]!)}, p99 ${fmt(starts[19]!)} (goal p99 < 100 ms)`);
+      const rss = await idleRss(bb.env);
+      console.log(`(f) idle \`npm start\` (dist/src/main.js, web + worker) once ready: RSS ${(rss / 1024 / 1024).toFixed(0)} MB (goal < 150 MB)`);
+    } finally {
+      await bb.stop();
+    }
   } finally {
     clearTimeout(timer);
     await Promise.all([bot, poller, ...leftovers].map((c) => c.end().catch(() => undefined)));
     stopAll();
+  }
+}
+
+async function waitFor<T>(fn: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await fn();
+    if (v !== undefined) return v;
+    if (Date.now() > end) throw new Error('timed out');
+    await new Promise((r) => setTimeout(r, 2));
+  }
+}
+
+/** Click → first session gone and → all gone, watched every few ms on a session of its own. */
+async function viaBot(bb: BenchBot, card: { runId: string; ts: string }, poller: pg.Client, app: string, size: number) {
+  const t0 = process.hrtime.bigint();
+  const click = bb.approve(card).then(() => ms(t0));
+  let firstMs = 0;
+  for (;;) {
+    const left = (await poller.query(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = $1`, [app])).rows[0].n as number;
+    if (left < size && !firstMs) firstMs = ms(t0);
+    if (left === 0) break;
+    if (ms(t0) > 120_000) throw new Error(`${left} of ${size} sessions still there after 120 s`);
+    await new Promise((r) => setTimeout(r, 2));
+  }
+  const goneMs = ms(t0);
+  const ackMs = await click;
+  const state = await waitFor(async () => {
+    const r = await bb.run(card.runId);
+    return r && ['succeeded', 'failed'].includes(r.state) ? r.state : undefined;
+  });
+  return { ackMs, firstMs, goneMs, state };
+}
+
+/** Starts dist/src/main.js as `npm start` does, waits for /readyz, lets it idle 5 s, reads its RSS. */
+async function idleRss(env: Record<string, string | undefined>): Promise<number> {
+  const port = await freePort();
+  const main = fileURLToPath(new URL('../src/main.js', import.meta.url));
+  const child = spawn(process.execPath, [main], { env: { ...env, PORT: String(port), LOG_LEVEL: 'warn', DBOPS_QUEUE_PREFIX: `${env.DBOPS_QUEUE_PREFIX}-rss` }, stdio: 'ignore' });
+  try {
+    await waitFor(async () => ((await fetch(`http://127.0.0.1:${port}/readyz`).catch(() => undefined))?.status === 200 ? true : undefined), 60_000);
+    await new Promise((r) => setTimeout(r, 5000));
+    const kb = Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'))![1]);
+    return kb * 1024;
+  } finally {
+    child.kill('SIGTERM');
+    await new Promise((r) => child.once('exit', r));
   }
 }
 

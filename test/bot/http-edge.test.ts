@@ -110,6 +110,8 @@ it('a signed approval click replayed to ANOTHER replica (same Redis) is acked th
     const card = await tb.fake.waitForCall('chat.postMessage', (c) => c.args.channel === INCIDENTS && /Approval needed/.test(textOf(c.args as never)) && /replica/.test(JSON.stringify(c.args)));
     const cardTs = (card.response as { ts: string }).ts;
     const runId = /r_[0-9a-f]{12}/.exec(JSON.stringify(card.args))![0];
+    // The requester's "waiting" reply comes after the card: counted before the click.
+    await tb.fake.waitForCall('response_url', (c) => JSON.stringify(c.args).includes(runId));
     const pin = pinWire(Math.floor(Date.now() / 1000));
     let replies = 0;
     try {
@@ -124,9 +126,9 @@ it('a signed approval click replayed to ANOTHER replica (same Redis) is acked th
       pin.restore();
     }
     await new Promise((r) => setTimeout(r, 1000));
+    expect(other.logs.join('')).toContain('another replica handled it first');
     expect((await stateQuery(tb, `SELECT count(*)::int AS n FROM approvals WHERE run_id = $1`, [runId])).rows[0].n).toBe(1);
     expect(tb.fake.callsOf('response_url').length).toBe(replies);
-    expect(other.logs.join('')).toContain('another replica handled it first');
   } finally {
     await other.bot.stop();
   }

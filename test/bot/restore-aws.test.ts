@@ -403,7 +403,7 @@ describe('aws-aurora', () => {
     auroraCutover = card.runId;
     sent.length = 0;
     await approve(tb, card);
-    const run = await finished(tb, auroraCutover, 30_000);
+    const run = await finished(tb, auroraCutover, 60_000);
     expect(run.error).toBeNull();
     expect((await clusterTags('orders-cluster'))?.['dbops:restore-run']).toBe(runId);
     expect(await clusterTags(old)).toMatchObject({ 'dbops:swap-role': 'old', 'dbops:swap-was': 'orders-cluster' });
@@ -413,7 +413,7 @@ describe('aws-aurora', () => {
     const back = await requestCard(tb, `rollback aurora ${auroraCutover}`);
     expect(back.text).toContain(`1. orders-cluster → ${name}`);
     await approve(tb, back);
-    expect((await finished(tb, back.runId, 30_000)).error).toBeNull();
+    expect((await finished(tb, back.runId, 60_000)).error).toBeNull();
     expect((await clusterTags('orders-cluster'))?.['dbops:restore-run']).toBeUndefined();
     expect((await clusterTags(name))?.['dbops:restore-run']).toBe(runId);
     expect(await clusterTags(old)).toBeUndefined();

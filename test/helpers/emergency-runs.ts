@@ -36,7 +36,12 @@ export interface FinishedRun {
 
 export async function finished(tb: TestBot, runId: string, timeoutMs = 30_000): Promise<FinishedRun> {
   return eventually(
-    async () => (await stateQuery(tb, `SELECT state, error, result->>'headline' AS headline, result FROM runs WHERE id = $1 AND state IN ('succeeded','failed')`, [runId])).rows[0] as FinishedRun | undefined,
+    async () => {
+      const r = (await stateQuery(tb, `SELECT state, error, result->>'headline' AS headline, result, next_step, lease_owner FROM runs WHERE id = $1`, [runId])).rows[0];
+      if (r && ['succeeded', 'failed'].includes(r.state)) return { state: r.state, error: r.error, headline: r.headline, result: r.result } as FinishedRun;
+      // Said when it times out: where the run stands.
+      throw new Error(r ? `state ${r.state}, step ${r.next_step}, lease ${r.lease_owner ?? 'none'}${r.error ? `, error ${r.error}` : ''}` : 'no such run');
+    },
     timeoutMs,
     `run ${runId} finished`,
   );
