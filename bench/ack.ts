@@ -30,6 +30,8 @@ const CHANNEL = 'C0OPS';
 const ADMIN_URL = process.env.TEST_PG_ADMIN_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const argOf = (name: string, dflt: string) => process.argv.find((a) => a.startsWith(`--${name}=`))?.split('=')[1] ?? dflt;
 
+const TARGETS_YAML = `incidentChannel: C0INCIDENTS\napprovers: [U0APPROVER]\ntargets:\n  demo:\n    environment: staging\n    engine: self-hosted\n    url: \${BENCH_DEMO_URL}\n`;
+
 type Msg = { type: 'ready'; url: string } | { type: 'urls'; urls: string[] } | { type: 'count'; responses: number; authTests: number };
 
 // ---------------------------------------------------------------- children: the two apps
@@ -51,12 +53,30 @@ async function serveSlack(): Promise<void> {
 async function serveBare(): Promise<void> {
   const bolt = await import('@slack/bolt');
   const app = new bolt.default.App({ token: 'xoxb-bare', signingSecret: SECRET, clientOptions: { slackApiUrl: slackApiUrl() }, logLevel: bolt.LogLevel.ERROR });
-  app.command('/db', async ({ ack }) => ack('ok'));
+  // BENCH_BARE_ANSWERS=same: the bare app acks help/targets with the bot's own messages (same bytes on
+  // the wire), to tell the framework's cost of a big answer from dbops' own.
+  const same = process.env.BENCH_BARE_ANSWERS === 'same';
+  const answers = same ? await sameAnswers() : undefined;
+  app.command('/db', async ({ ack, command }) => {
+    const m = answers?.[command.text.trim()];
+    return m ? ack({ response_type: 'ephemeral', text: m.text, blocks: m.blocks as never }) : ack('ok');
+  });
   const server = (await app.start(0)) as { address: () => { port: number } };
   process.send!({ type: 'ready', url: `http://127.0.0.1:${server.address().port}/slack/events` } satisfies Msg);
   process.on('message', (m: { type: string }) => {
     if (m.type === 'stop') void app.stop().then(() => process.exit(0));
   });
+}
+
+async function sameAnswers(): Promise<Record<string, { text: string; blocks: unknown[] }>> {
+  const { helpMessage, targetsMessage } = await import('../src/commands/help.js');
+  const { defaultRegistry } = await import('../src/runbooks/index.js');
+  const { loadTargets } = await import('../src/config.js');
+  const dir = mkdtempSync(join(tmpdir(), 'dbops-ack-bare-'));
+  writeFileSync(join(dir, 't.yaml'), TARGETS_YAML);
+  const targets = loadTargets(join(dir, 't.yaml'), { BENCH_DEMO_URL: 'postgres://bench@127.0.0.1/demo' });
+  rmSync(dir, { recursive: true, force: true });
+  return { help: helpMessage(defaultRegistry(), targets), targets: targetsMessage(targets) };
 }
 
 async function serveDbops(): Promise<void> {
@@ -70,7 +90,7 @@ async function serveDbops(): Promise<void> {
   const urlOf = (db: string) => Object.assign(new URL(ADMIN_URL), { pathname: `/${db}` }).toString();
   const dir = mkdtempSync(join(tmpdir(), 'dbops-ack-bench-'));
   const targets = join(dir, 'targets.yaml');
-  writeFileSync(targets, `incidentChannel: C0INCIDENTS\napprovers: [U0APPROVER]\ntargets:\n  demo:\n    environment: staging\n    engine: self-hosted\n    url: \${BENCH_DEMO_URL}\n`);
+  writeFileSync(targets, TARGETS_YAML);
   const env = {
     ...process.env, SLACK_BOT_TOKEN: 'xoxb-bench', SLACK_SIGNING_SECRET: SECRET, SLACK_API_URL: slackApiUrl(), PORT: '0',
     DATABASE_URL: urlOf(stateDb), DBOPS_TARGETS: targets, DBOPS_QUEUE_PREFIX: `dbops-bench-ack-${tag}`, BENCH_DEMO_URL: urlOf(targetDb),
