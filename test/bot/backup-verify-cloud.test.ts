@@ -3,7 +3,7 @@
 // compared with the source, and deleted whether the comparison passed or failed. Each target's
 // instanceUrl maps the scratch instance to a local database this file seeds (without {instance}:
 // the scratch name comes from the run id, unknown before the request).
-import { CreateDBInstanceCommand, CreateDBSnapshotCommand, DescribeDBInstancesCommand, RDSClient, type DBInstance } from '@aws-sdk/client-rds';
+import { CreateDBClusterCommand, CreateDBClusterSnapshotCommand, CreateDBInstanceCommand, CreateDBSnapshotCommand, DescribeDBClustersCommand, DescribeDBInstancesCommand, RDSClient, type DBInstance } from '@aws-sdk/client-rds';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { AwsRdsProvider } from '../../src/providers/aws-rds.js';
 import { judge, scratchName } from '../../src/runbooks/backup-verify-cloud.js';
@@ -71,6 +71,9 @@ beforeAll(async () => {
   setup = new RDSClient({ region: moto.region, endpoint: moto.endpoint, credentials: moto.credentials });
   await setup.send(new CreateDBInstanceCommand({ DBInstanceIdentifier: 'orders-db', Engine: 'postgres', DBInstanceClass: 'db.t3.micro', AllocatedStorage: 20, MasterUsername: 'admin1', MasterUserPassword: PASSWORD, BackupRetentionPeriod: 7 }));
   await setup.send(new CreateDBSnapshotCommand({ DBInstanceIdentifier: 'orders-db', DBSnapshotIdentifier: 'nightly-1' }));
+  await setup.send(new CreateDBClusterCommand({ DBClusterIdentifier: 'orders-cluster', Engine: 'aurora-postgresql', MasterUsername: 'admin1', MasterUserPassword: PASSWORD, BackupRetentionPeriod: 5 }));
+  await setup.send(new CreateDBInstanceCommand({ DBInstanceIdentifier: 'orders-cluster-a', DBClusterIdentifier: 'orders-cluster', Engine: 'aurora-postgresql', DBInstanceClass: 'db.r6g.large' }));
+  await setup.send(new CreateDBClusterSnapshotCommand({ DBClusterIdentifier: 'orders-cluster', DBClusterSnapshotIdentifier: 'cluster-nightly' }));
   // The source now: it moved on since the snapshot (more orders).
   db = await createTestDatabase('bvcloud');
   const c = await connect(db.url);
@@ -90,6 +93,7 @@ beforeAll(async () => {
     targets: targetsYaml({
       'rds-ok': rds(good),
       'rds-bad': rds(bad),
+      'aurora-ok': `environment: staging\nengine: aws-aurora\nurl: ${db.url}\ninstanceUrl: ${good}\naws: { region: us-east-1, cluster: orders-cluster }`,
       pay: `environment: staging\nengine: azure-flexible\nurl: ${db.url}\ninstanceUrl: ${azGood}\nazure: { subscription: ${SUBSCRIPTION}, resourceGroup: rg-pay, server: ${SERVER} }`,
     }),
     env: aws,
@@ -179,6 +183,25 @@ describe('/db backup verify on aws-rds (moto)', () => {
     expect(await instance(stranger)).toBeDefined();
     expect(await instance('orders-db')).toBeDefined();
     expect(await p.deleteScratch('dbops-verify-r-000000000000', 'r_000000000000')).toMatchObject({ gone: true });
+  });
+});
+
+describe('/db backup verify on aws-aurora (moto)', () => {
+  it('restores the newest cluster snapshot into a scratch cluster with an instance, compares, deletes the instance then the cluster (no final snapshot)', async () => {
+    const runId = await queued(tb, 'backup verify aurora-ok');
+    const run = await finished(tb, runId, 30_000);
+    expect(run.error).toBeNull();
+    const scratch = scratchName(runId);
+    const calls = sent.filter((x) => /^(RestoreDBCluster|CreateDBInstance|DeleteDB)/.test(x.action)).map((x) => [x.action, x.params.DBClusterIdentifier ?? x.params.DBInstanceIdentifier]);
+    expect(calls[0]).toEqual(['RestoreDBClusterFromSnapshot', scratch]);
+    expect(sent.find((x) => x.action === 'RestoreDBClusterFromSnapshot')!.params.SnapshotIdentifier).toBe('cluster-nightly');
+    expect(calls.map((c) => c[0])).toEqual(['RestoreDBClusterFromSnapshot', 'CreateDBInstance', 'DeleteDBInstance', 'DeleteDBCluster']);
+    expect(sent.find((x) => x.action === 'DeleteDBCluster')!.params.SkipFinalSnapshot).toBe('true');
+    const clusters = ((await setup.send(new DescribeDBClustersCommand({}))).DBClusters ?? []).map((c) => c.DBClusterIdentifier);
+    expect(clusters).toEqual(['orders-cluster']);
+    expect((await instanceIds()).filter((i) => i.startsWith(scratch))).toEqual([]);
+    expect(await instance('orders-cluster-a')).toBeDefined();
+    expect(run.headline).toContain('Backup cluster-nightly verified on a scratch DB cluster: all 2 tables of aurora-ok present and not empty');
   });
 });
 
