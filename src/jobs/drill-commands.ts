@@ -28,7 +28,7 @@ const when = (d: Date) => `<!date^${Math.floor(d.getTime() / 1000)}^{date_short_
 
 export async function scheduleDrill(pool: Pool, target: Target, everySeconds: number, user: string, channel: string, env: NodeJS.ProcessEnv = process.env): Promise<Message> {
   const min = minDrillSeconds(env);
-  if (everySeconds < min) throw badInput(`\`--every\` must be at least ${everyLabel(min * 1000)}: each drill restores a whole dump.`);
+  if (everySeconds < min) throw badInput(`\`--every\` must be at least ${everyLabel(min * 1000)}: each drill restores a whole backup.`);
   if (everySeconds > MAX_EVERY_S) throw badInput('`--every` can be at most 366d.');
   // Refused now rather than at every firing: the engine must verify and the target needs a backup store.
   verifyProvider(target);
@@ -40,7 +40,7 @@ export async function scheduleDrill(pool: Pool, target: Target, everySeconds: nu
     ? `${target.environment}'s policy needs approval for changes, so each drill posts an approval card in <#${target.incidentChannel}> and runs once ${approvals > 1 ? `${approvals} people approve` : 'someone approves'}.`
     : `Each drill runs without approval (${esc(target.environment)}'s policy).`;
   return infoMessage(
-    `:calendar: *Backup drill for \`${esc(target.name)}\`* every ${everyLabel(everyMs)}, next ${when(nextFiring(d))}. Each drill runs \`/db backup verify ${esc(target.name)}\` as dbops on the newest dump; results post in <#${target.incidentChannel}> and the audit log. ${policy} \`/db backup drill ${esc(target.name)} --off\` removes it.`,
+    `:calendar: *Backup drill for \`${esc(target.name)}\`* every ${everyLabel(everyMs)}, next ${when(nextFiring(d))}. Each drill runs \`/db backup verify ${esc(target.name)}\` as dbops on the newest ${target.engine === 'self-hosted' ? 'dump (restored into a scratch database)' : 'snapshot (restored into a scratch instance, deleted afterwards)'}; results post in <#${target.incidentChannel}> and the audit log. ${policy} \`/db backup drill ${esc(target.name)} --off\` removes it.`,
   );
 }
 

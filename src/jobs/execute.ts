@@ -265,7 +265,7 @@ async function runClaimed(deps: RunDeps, claimed: RunRow, lease: Lease, woke: bo
         const e = new DbopsError('provider', `"${step.title ?? step.name}" was still not done after ${formatDuration(deadline / 1000)}, so the run stopped waiting.${err.progress ? ` Last state: ${err.progress.text}.` : ''}`);
         await stepFailed(deps.pool, lease, idx, e.userMessage).catch(() => undefined);
         await output;
-        return failRun(deps, lease, run, e, step.name, progressTs, rb.leftState ? rb.leftState(step.name, run.plan.facts) : undefined);
+        return failRun(deps, lease, run, e, step.name, progressTs, rb.leftState ? rb.leftState(step.name, run.plan.facts, run.id) : undefined);
       }
       if (fresh.checkpoint[waitKey(idx)] === undefined) await saveCheckpoint(deps.pool, lease, { [waitKey(idx)]: since });
       showProgress({ ...(err.progress ?? { text: 'waiting' }), text: `${err.progress?.text ?? 'waiting'} · next check in ${formatDuration(err.afterMs / 1000)}` });
@@ -282,7 +282,7 @@ async function runClaimed(deps: RunDeps, claimed: RunRow, lease: Lease, woke: bo
     await stepFailed(deps.pool, lease, idx, userMessageOf(err)).catch(() => undefined);
     const stepName = rb.steps[idx]?.name;
     await output; // the failure is posted in the run's thread, after its progress message
-    return failRun(deps, lease, run, err, stepName, progressTs, stepName && rb.leftState ? rb.leftState(stepName, run.plan.facts) : undefined);
+    return failRun(deps, lease, run, err, stepName, progressTs, stepName && rb.leftState ? rb.leftState(stepName, run.plan.facts, run.id) : undefined);
   }
   await output; // the result goes in the run's thread, after its progress message
   return succeedRun(deps, lease, run, rb, progressTs, approvers);

@@ -191,13 +191,13 @@ export async function verdictStep(ctx: Ctx): Promise<Record<string, unknown>> {
   return { ok: true };
 }
 
-export function cloudVerifyLeftState(step: string, f: CloudVerifyFacts): string {
+export function cloudVerifyLeftState(step: string, f: CloudVerifyFacts, runId: string): string {
   const k = KIND[f.engine];
-  const name = `${SCRATCH_PREFIX}<this run's id, \`_\` as \`-\`>`;
+  const name = scratchName(runId);
   const src = `${f.source} was only read.`;
   if (step === 'verdict') return `The scratch ${k} was deleted. ${src}`;
-  if (step === 'scratch-delete') return `The scratch ${k} ${name} may still exist (its delete did not finish): \`/db run <id> abort\` deletes it. ${src}`;
-  return `The scratch ${k} ${name} may exist (being created, or failed): \`/db run <id> abort\` deletes it; nothing else was created. ${src}`;
+  if (step === 'scratch-delete') return `The scratch ${k} ${name} may still exist (its delete did not finish): \`/db run ${runId} abort\` deletes it. ${src}`;
+  return `The scratch ${k} ${name} may exist (being created, or failed): \`/db run ${runId} abort\` deletes it; nothing else was created. ${src}`;
 }
 
 const ROWS_SHOWN = 10;

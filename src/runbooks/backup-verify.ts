@@ -139,9 +139,9 @@ export const backupVerify = defineRunbook<Args, Facts>({
     { name: 'scratch-delete', title: 'Deleting the scratch instance', run: only(true, scratchDeleteStep) },
     { name: 'verdict', title: 'Verdict', run: only(true, verdictStep) },
   ],
-  leftState: (step, facts) =>
+  leftState: (step, facts, runId) =>
     facts.cloud
-      ? cloudVerifyLeftState(step, facts.cloud)
+      ? cloudVerifyLeftState(step, facts.cloud, runId)
       : "The target's data was only read. The scratch database is dropped also when verification fails; only a worker killed mid-restore can leave one behind (named dbops_verify_…): drop it by hand.",
   // Cloud only: a failed restore or delete can leave the scratch copy; the abort deletes it (ours only).
   abort: async (facts, _outputs, ctx) => (facts.cloud ? abortCloudVerify(facts.cloud, ctx) : { removed: [], kept: ['nothing to remove: a self-hosted verify drops its scratch database itself'] }),

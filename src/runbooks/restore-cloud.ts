@@ -215,7 +215,7 @@ export async function cloudValidate(ctx: Ctx): Promise<CloudValidateOutput> {
   return { runId: ctx.runId, target: ctx.target.name, tables, sourceDiffers, schema: { restored: restored.schema, source: source.schema }, diff: diffColumns(source.cols, restored.cols), freshness: restored.fresh };
 }
 
-export function cloudLeftState(step: string, f: CloudRestoreFacts): string {
+export function cloudLeftState(step: string, f: CloudRestoreFacts, runId: string): string {
   const k = KIND[f.engine];
   switch (step) {
     case 'precheck':
@@ -223,9 +223,9 @@ export function cloudLeftState(step: string, f: CloudRestoreFacts): string {
     case 'pre-restore-snapshot':
       return `The pre-restore snapshot may still be being made by the engine (it finishes by itself). No ${k} was created. ${f.source} was not touched.`;
     case 'restore':
-      return `The restored ${k} ${f.newName} may exist (being created, or stopped in a failed state: see the engine's events), not cut over. The pre-restore snapshot exists. ${f.source} was not touched. \`/db run <id> resume\` goes on with it (an earlier attempt's ${k} is found by its tag, not made twice); \`/db run <id> abort\` deletes it.`;
+      return `The restored ${k} ${f.newName} may exist (being created, or stopped in a failed state: see the engine's events), not cut over. The pre-restore snapshot exists. ${f.source} was not touched. \`/db run ${runId} resume\` goes on with it (an earlier attempt's ${k} is found by its tag, not made twice); \`/db run ${runId} abort\` deletes it.`;
     default:
-      return `The restored ${k} ${f.newName} exists, not cut over; its validation did not finish. ${f.source} was not touched. \`/db run <id> resume\` validates again; \`/db run <id> abort\` deletes ${f.newName}.`;
+      return `The restored ${k} ${f.newName} exists, not cut over; its validation did not finish. ${f.source} was not touched. \`/db run ${runId} resume\` validates again; \`/db run ${runId} abort\` deletes ${f.newName}.`;
   }
 }
 

@@ -231,8 +231,8 @@ export const restore = defineRunbook<Args, Facts>({
       },
     },
   ],
-  leftState: (step, f) => {
-    if (f.cloud) return cloudLeftState(step, f.cloud);
+  leftState: (step, f, runId) => {
+    if (f.cloud) return cloudLeftState(step, f.cloud, runId);
     switch (step) {
       case 'precheck':
         return `Nothing was created; ${f.newDatabase} does not exist. The target was not touched.`;

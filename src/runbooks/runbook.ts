@@ -116,8 +116,8 @@ export interface Runbook<A = any, F = any> {
   result: (outputs: Record<string, unknown>, facts: F, args: A) => RunResult;
   /** Read runbooks render their answer as rich text (mrkdwn sections); others use `result`. */
   report?: (outputs: Record<string, unknown>, facts: F, args: A, target: Target) => ReportSection[];
-  /** What a failure at `step` leaves behind, in the words an on-call engineer needs. */
-  leftState?: (step: string, facts: F) => string;
+  /** What a failure at `step` leaves behind, in the words an on-call engineer needs (`runId`: to name what the run created and the commands that go on from here). */
+  leftState?: (step: string, facts: F, runId: string) => string;
   /** Name of a modal to open when required arguments are missing (see handlers/modals.ts). */
   modal?: string;
   /**

@@ -290,6 +290,7 @@ describe('aws-rds', () => {
     const left = await threadMessage(tb, runId, 'State left');
     expect(left).toContain(`The restored DB instance ${name} may exist`);
     expect(left).toContain('not cut over');
+    expect(left).toContain(`\`/db run ${runId} resume\` goes on with it`);
     expect(left).not.toContain('127.0.0.1');
     expect(await instance(name)).toBeUndefined();
     faults.length = 0;

@@ -106,7 +106,7 @@ describe('azure-flexible point-in-time restore', () => {
     const runId = await queued(tb, `restore payments --to-time ${recently()} --as ${n}`);
     expect((await finished(tb, runId, 30_000)).state).toBe('failed');
     expect((await stepRows(tb, runId)).map((r) => `${r.name}:${r.state}`)).toEqual(['precheck:done', 'pre-restore-snapshot:done', 'restore:done', 'validate:failed']);
-    expect(await threadMessage(tb, runId, 'State left')).toContain(`abort\` deletes ${n}.`);
+    expect(await threadMessage(tb, runId, 'State left')).toContain(`\`/db run ${runId} abort\` deletes ${n}.`);
     await restoredData(n, 300);
     expect(await ask(tb, `run ${runId} resume`)).toMatch(/Resuming `r_[0-9a-f]{12}` at "Validating"/);
     expect(await finished(tb, runId, 30_000)).toMatchObject({ state: 'succeeded', error: null });
