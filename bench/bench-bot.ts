@@ -32,6 +32,8 @@ export interface BenchBot {
   approve(card: { runId: string; ts: string }): Promise<void>;
   /** The run's row in the state database (state, when a worker started it). */
   run(runId: string): Promise<{ state: string; startedAt: Date | null } | undefined>;
+  /** Where a run's time went, ms since `t0` (epoch ms): approval recorded, run started, each step's start and end. */
+  timeline(runId: string, t0: number): Promise<string>;
   stop(): Promise<void>;
 }
 
@@ -87,6 +89,13 @@ export async function startBenchBot(targetUrl: string, extraTarget = ''): Promis
     async run(runId) {
       const r = await state.query<{ state: string; started_at: Date | null }>('SELECT state, started_at FROM runs WHERE id = $1', [runId]);
       return r.rows[0] ? { state: r.rows[0].state, startedAt: r.rows[0].started_at } : undefined;
+    },
+    async timeline(runId, t0) {
+      const at = (d: Date | null) => (d ? `${Math.round(d.getTime() - t0)} ms` : '—');
+      const a = await state.query<{ at: Date }>(`SELECT max(at) AS at FROM approvals WHERE run_id = $1`, [runId]);
+      const r = await state.query<{ started_at: Date | null }>('SELECT started_at FROM runs WHERE id = $1', [runId]);
+      const steps = await state.query<{ name: string; started_at: Date; finished_at: Date | null }>('SELECT name, started_at, finished_at FROM run_steps WHERE run_id = $1 ORDER BY idx', [runId]);
+      return [`approved ${at(a.rows[0]?.at ?? null)}`, `started ${at(r.rows[0]?.started_at ?? null)}`, ...steps.rows.map((x) => `${x.name} ${at(x.started_at)}–${at(x.finished_at)}`)].join(', ');
     },
     async stop() {
       await bot.stop();

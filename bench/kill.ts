@@ -229,7 +229,7 @@ async function main(): Promise<void> {
         const card = await bb.requestCard(`kill bench idle --app ${app} --include-superusers`);
         const t = await viaBot(bb, card, poller, app, size);
         const ratio = size === n ? `; ${(t.goneMs / bareGoneMs).toFixed(2)}× the bare statement's all gone (goal ≤ 1.2×)` : '';
-        console.log(`(d) through the bot, ${size} sessions: click acked ${fmt(t.ackMs)}; first session gone ${fmt(t.firstMs)} after the click${size <= 50 ? ' (goal < 300 ms)' : ''}; all gone ${fmt(t.goneMs)}${ratio}; run ${t.state}`);
+        console.log(`(d) through the bot, ${size} sessions: click acked ${fmt(t.ackMs)}; first session gone ${fmt(t.firstMs)} after the click${size <= 50 ? ' (goal < 300 ms)' : ''}; all gone ${fmt(t.goneMs)}${ratio}; run ${t.state}\n    after the click: ${t.timeline}`);
       }
       const starts: number[] = [];
       for (let i = 0; i < 20; i++) {
@@ -269,6 +269,7 @@ async function waitFor<T>(fn: () => Promise<T | undefined>, timeoutMs = 60_000):
 
 /** Click → first session gone and → all gone, watched every few ms on a session of its own. */
 async function viaBot(bb: BenchBot, card: { runId: string; ts: string }, poller: pg.Client, app: string, size: number) {
+  const wall = Date.now();
   const t0 = process.hrtime.bigint();
   const click = bb.approve(card).then(() => ms(t0));
   let firstMs = 0;
@@ -285,7 +286,7 @@ async function viaBot(bb: BenchBot, card: { runId: string; ts: string }, poller:
     const r = await bb.run(card.runId);
     return r && ['succeeded', 'failed'].includes(r.state) ? r.state : undefined;
   });
-  return { ackMs, firstMs, goneMs, state };
+  return { ackMs, firstMs, goneMs, state, timeline: await bb.timeline(card.runId, wall) };
 }
 
 /** Starts dist/src/main.js as `npm start` does, waits for /readyz, lets it idle 5 s, reads its RSS. */
