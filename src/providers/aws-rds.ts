@@ -9,7 +9,8 @@ import {
   type RDSClient,
 } from '@aws-sdk/client-rds';
 import { awsError } from './aws-errors.js';
-import { checkAwsRestore, deleteAwsRestored, deleteAwsScratch, describeAwsManaged, findAwsManaged, pollAwsOp, startAwsRename, startAwsRestore, type AwsRestoreOps } from './restore-aws.js';
+import { AwsRestoreMethods } from './aws-restore-methods.js';
+import type { AwsRestoreOps } from './restore-aws.js';
 import { pollAwsFailover, rdsTopology, startAwsFailover } from './aws-failover.js';
 import type { AwsOps } from './aws-ops.js';
 import { pollAwsRetention, startAwsRetention } from './aws-retention.js';
@@ -18,7 +19,7 @@ import { progressOf, toSnapshot } from './aws-snapshot.js';
 import { selectSnapshots } from './list.js';
 import { ProviderError } from './errors.js';
 import { ENGINE_CAPABILITIES } from './capabilities.js';
-import type { Capability, InstanceOpCheckpoint, InstanceOpPoll, InstanceRestoreCheck, InstanceRestoreRequest, ListOptions, ManagedInstance, PollResult, Provider, RestorableWindow, Snapshot, SnapshotCheckpoint, ScratchDeleteLook, StartResult, SwapTag } from './provider.js';
+import type { Capability, ListOptions, PollResult, Provider, RestorableWindow, Snapshot, SnapshotCheckpoint, StartResult } from './provider.js';
 
 export interface AwsRdsOptions {
   readonly target: string;
@@ -41,7 +42,7 @@ function fromDb(s: DBSnapshot): Snapshot {
 }
 
 /** Amazon RDS for PostgreSQL (a single DB instance). */
-export class AwsRdsProvider implements Provider {
+export class AwsRdsProvider extends AwsRestoreMethods implements Provider {
   readonly engine = 'aws-rds' as const;
   readonly capabilities: ReadonlySet<Capability> = ENGINE_CAPABILITIES['aws-rds'];
   readonly target: string;
@@ -49,6 +50,7 @@ export class AwsRdsProvider implements Provider {
   readonly #rds: RDSClient;
 
   constructor(o: AwsRdsOptions) {
+    super();
     this.target = o.target;
     this.#instance = o.instance;
     this.#rds = o.client;
@@ -120,32 +122,8 @@ export class AwsRdsProvider implements Provider {
   }
 
   // Restores into a new instance and the cutover's renames (restore-aws.ts) on the same client.
-  get #restoreOps(): AwsRestoreOps {
+  protected get restoreOps(): AwsRestoreOps {
     return { engine: this.engine, rds: this.#rds, id: this.#instance, target: this.target };
-  }
-  checkInstanceRestore(req: InstanceRestoreRequest): Promise<InstanceRestoreCheck> {
-    return checkAwsRestore(this.#restoreOps, req);
-  }
-  startInstanceRestore(req: InstanceRestoreRequest): Promise<InstanceOpCheckpoint> {
-    return startAwsRestore(this.#restoreOps, req);
-  }
-  pollInstanceOp(cp: InstanceOpCheckpoint): Promise<InstanceOpPoll> {
-    return pollAwsOp(this.#restoreOps, cp);
-  }
-  describeManaged(name: string): Promise<ManagedInstance | undefined> {
-    return describeAwsManaged(this.#restoreOps, name);
-  }
-  findManaged(by: { restoreRun?: string; swapRun?: string }): Promise<ManagedInstance[]> {
-    return findAwsManaged(this.#restoreOps, by);
-  }
-  startRename(from: string, to: string, mark: SwapTag): Promise<InstanceOpCheckpoint> {
-    return startAwsRename(this.#restoreOps, from, to, mark);
-  }
-  deleteScratch(name: string, owner: string): Promise<ScratchDeleteLook> {
-    return deleteAwsScratch(this.#restoreOps, name, owner);
-  }
-  deleteRestored(name: string, owner: string): Promise<ScratchDeleteLook> {
-    return deleteAwsRestored(this.#restoreOps, name, owner);
   }
 
   // Emergency operations (aws-failover.ts, aws-retention.ts) on the same client and instance.
