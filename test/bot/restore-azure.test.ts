@@ -8,7 +8,7 @@ import { stubCredential, SUBSCRIPTION } from '../helpers/arm-fake.js';
 import { ArmRestoreFake } from '../helpers/arm-restore-fake.js';
 import { ask, eventually, OPS, REQUESTER, stateQuery, startTestBot, targetsYaml, textOf, type TestBot } from '../helpers/bot.js';
 import { ADMIN_URL, adminQuery, connect, createTestDatabase } from '../helpers/db.js';
-import { finished, queued } from '../helpers/emergency-runs.js';
+import { approve, finished, queued, requestCard } from '../helpers/emergency-runs.js';
 import { stepRows, threadMessage } from '../helpers/snapshot-runs.js';
 
 let arm: ArmRestoreFake;
@@ -41,6 +41,7 @@ beforeAll(async () => {
   tb = await startTestBot({
     targets: targetsYaml({
       payments: `environment: staging\nengine: azure-flexible\nurl: ${db.url}\ninstanceUrl: ${ADMIN_URL.replace(/\/[^/]*$/, '/{instance}')}\nazure: { subscription: ${SUBSCRIPTION}, resourceGroup: rg-pay, server: ${SERVER} }`,
+      paymentsprod: `environment: production\nengine: azure-flexible\nurl: ${db.url}\ninstanceUrl: ${ADMIN_URL.replace(/\/[^/]*$/, '/{instance}')}\nazure: { subscription: ${SUBSCRIPTION}, resourceGroup: rg-pay, server: ${SERVER} }`,
     }),
   });
 }, 60_000);
@@ -112,6 +113,25 @@ describe('azure-flexible point-in-time restore', () => {
     expect(await finished(tb, runId, 30_000)).toMatchObject({ state: 'succeeded', error: null });
     expect(arm.putsTo(n)).toHaveLength(1);
     expect((await stepRows(tb, runId)).map((r) => r.attempts)).toEqual([1, 1, 1, 2]);
+  });
+
+  it('production: a resume after the approval expired goes back to approval for the same plan (the run’s own server is not "a name taken"), then validates without a second PUT', async () => {
+    const n = `pay-${tag}-pexp`;
+    const card = await requestCard(tb, `restore paymentsprod --to-time ${recently()} --as ${n}`);
+    await approve(tb, card);
+    expect((await finished(tb, card.runId, 30_000)).state).toBe('failed');
+    expect(arm.servers.get(n)?.tags?.['dbops-restore-run']).toBe(card.runId);
+    const plan = (await stateQuery(tb, `SELECT plan_hash FROM runs WHERE id = $1`, [card.runId])).rows[0].plan_hash;
+    await stateQuery(tb, `UPDATE approvals SET at = now() - interval '2 days' WHERE run_id = $1`, [card.runId]);
+    await restoredData(n, 300);
+    const cards = tb.fake.callsOf('chat.postMessage').length;
+    expect(await ask(tb, `run ${card.runId} resume`)).toMatch(/needs a new approval to resume/);
+    const fresh = await eventually(() => tb.fake.callsOf('chat.postMessage').slice(cards).find((c) => /Resume of a failed run/.test(textOf(c.args as never))), 10_000, 'new card');
+    expect((await stateQuery(tb, `SELECT state, plan_hash FROM runs WHERE id = $1`, [card.runId])).rows[0]).toEqual({ state: 'pending_approval', plan_hash: plan });
+    await approve(tb, { ...card, cardTs: (fresh.response as { ts: string }).ts });
+    expect(await finished(tb, card.runId, 30_000)).toMatchObject({ state: 'succeeded', error: null });
+    expect(arm.putsTo(n)).toHaveLength(1);
+    expect((await stepRows(tb, card.runId)).map((r) => r.attempts)).toEqual([1, 1, 1, 2]);
   });
 
   it('abort of a failed restore deletes the new server (its tag is this run’s) behind a confirmation; the source server stays', async () => {
