@@ -7,7 +7,8 @@ import { AddTagsToResourceCommand, CreateDBInstanceCommand, CreateDBClusterComma
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { setProviderDeps } from '../../src/runbooks/providers.js';
 import { awsQueryError, injectFault, rewrite } from '../helpers/aws-faults.js';
-import { ask, eventually, INCIDENTS, OPS, REQUESTER, stateQuery, startTestBot, targetsYaml, textOf, type TestBot } from '../helpers/bot.js';
+import { confirmAbortClick } from '../helpers/abort-click.js';
+import { ask, eventually, INCIDENTS, stateQuery, startTestBot, targetsYaml, textOf, type TestBot } from '../helpers/bot.js';
 import { ADMIN_URL, adminQuery, connect, createTestDatabase } from '../helpers/db.js';
 import { approve, finished, queued, requestCard as cardFor, type Card } from '../helpers/emergency-runs.js';
 import { motoNetwork } from '../helpers/moto-ec2.js';
@@ -84,15 +85,6 @@ async function restoredData(name: string, rows: number): Promise<void> {
 async function requestCard(t: TestBot, text: string): Promise<Card> {
   const card = await cardFor(t, text);
   return { ...card, runId: /Run `(r_[0-9a-f]{12})`/.exec(card.text)![1]! };
-}
-
-/** Clicks the Confirm button of the newest abort offer shown to the requester; the report it answers. */
-async function confirmAbortClick(runId: string): Promise<string> {
-  const confirm = tb.fake.messagesIn(OPS).filter((m) => m.ephemeralTo === REQUESTER && JSON.stringify(m.blocks).includes('run_abort_confirm') && JSON.stringify(m.blocks).includes(runId)).at(-1)!;
-  const sealed = JSON.stringify(confirm.blocks).match(/"value":"([^"]+)"/)![1]!;
-  const replies = tb.fake.callsOf('response_url').length;
-  await tb.wire.blockActions({ userId: REQUESTER, channelId: OPS, messageTs: confirm.ts, actionId: 'run_abort_confirm', value: sealed });
-  return eventually(() => tb.fake.callsOf('response_url').slice(replies).map((c) => textOf(c.args as never)).find((t) => /aborted|did not finish/.test(t)), 30_000, 'abort report');
 }
 
 const today = () => new Date().toISOString().slice(0, 10).replace(/-/g, '');
@@ -339,7 +331,7 @@ describe('aws-rds', () => {
     expect(offer).toContain(`Would remove*\n• the new DB instance ${name}\n*Keeps*`);
     expect(offer).toContain(`the pre-restore snapshot ${pre}`);
     expect(await instance(name)).toBeDefined();
-    const report = await confirmAbortClick(runId);
+    const report = await confirmAbortClick(tb, runId);
     expect(report).toContain(`Removed*\n• the new DB instance ${name}\n*Kept*`);
     expect(await instance(name)).toBeUndefined();
     expect(await instance('orders-db')).toBeDefined();
@@ -428,7 +420,7 @@ describe('aws-aurora', () => {
     expect(await instance(`${name}-1`)).toBeDefined();
     await ask(tb, `run ${runId} abort`);
     sent.length = 0;
-    const report = await confirmAbortClick(runId);
+    const report = await confirmAbortClick(tb, runId);
     expect(report).toContain(`Removed*\n• the new DB cluster ${name}\n*Kept*`);
     expect(await instance(`${name}-1`)).toBeUndefined();
     const clusters = ((await setup.send(new DescribeDBClustersCommand({}))).DBClusters ?? []).map((c) => c.DBClusterIdentifier);
