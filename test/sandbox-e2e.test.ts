@@ -32,8 +32,14 @@ async function send(text: string): Promise<void> {
 }
 
 async function openChannel(name: string): Promise<void> {
-  await page.locator('#channels button', { hasText: `# ${name}` }).click();
-  await expect.poll(() => page.textContent('#channel-name')).toBe(`# ${name}`);
+  const button = page.locator('#channels button', { hasText: `# ${name}` });
+  await button.click();
+  // Under load a click can land while the page re-renders the list: click again until it switched (idempotent).
+  await expect.poll(async () => {
+    const now = await page.textContent('#channel-name');
+    if (now !== `# ${name}`) await button.click().catch(() => undefined);
+    return now;
+  }, { timeout: 10_000 }).toBe(`# ${name}`);
 }
 
 async function asUser(id: string): Promise<void> {
@@ -94,7 +100,7 @@ afterAll(async () => {
 
 describe('sandbox in Chromium', () => {
   it('shows the workspace: channels from the targets file, three demo users', async () => {
-    await expect.poll(() => page.locator('#channels li').allTextContents()).toEqual(['# ops', '# incidents']);
+    await expect.poll(() => page.locator('#channels li').allTextContents(), { timeout: 10_000 }).toEqual(['# ops', '# incidents']);
     const users = await page.locator('#user-switcher option').allTextContents();
     expect(users).toEqual(['Riley Requester (approver)', 'Alex Approver (approver)', 'Sam Bystander']);
   });
@@ -128,10 +134,10 @@ describe('sandbox in Chromium', () => {
     const tableError = modal.locator('.block[data-block-id="arg:table"] .field-error');
 
     await submit.click();
-    await expect.poll(() => tableError.textContent()).toBe('Please complete this required field.');
+    await expect.poll(() => tableError.textContent(), { timeout: 10_000 }).toBe('Please complete this required field.');
     await modal.locator('input[data-block-id="arg:table"]').fill('x'.repeat(301));
     await submit.click();
-    await expect.poll(() => tableError.textContent()).toContain('too long');
+    await expect.poll(() => tableError.textContent(), { timeout: 10_000 }).toContain('too long');
     await shot('modal-field-error');
 
     await modal.locator('input[data-block-id="arg:table"]').fill('orders');
@@ -144,7 +150,7 @@ describe('sandbox in Chromium', () => {
   it('kill: the requester cannot approve, a bystander cannot approve, the approver can; sessions gone', async () => {
     await page.click('[data-demo="idle"]');
     await page.click('[data-demo="idle"]');
-    await expect.poll(() => page.locator('#sessions li').allTextContents()).toEqual([expect.stringContaining('demo-app · idle'), expect.stringContaining('demo-app · idle')]);
+    await expect.poll(() => page.locator('#sessions li').allTextContents(), { timeout: 10_000 }).toEqual([expect.stringContaining('demo-app · idle'), expect.stringContaining('demo-app · idle')]);
     await send('/db kill demo idle');
     await openChannel('incidents');
     const pending = messages().filter({ has: page.locator('button[data-action-id="approval_approve"]') }).last();
@@ -160,7 +166,7 @@ describe('sandbox in Chromium', () => {
     await shot('approve-refused-requester');
 
     await asUser('U0BYSTANDER');
-    await expect.poll(() => refusal.count()).toBe(0); // ephemerals are per user
+    await expect.poll(() => refusal.count(), { timeout: 10_000 }).toBe(0); // ephemerals are per user
     await card.locator('button[data-action-id="approval_approve"]').click();
     await messages().filter({ hasText: 'You are not an approver for demo' }).filter({ hasText: 'Only visible to you' }).first().waitFor({ timeout: 10_000 });
     await shot('approve-refused-bystander');
@@ -259,13 +265,13 @@ describe('sandbox in Chromium', () => {
 
     // Only Riley sees them (with the "waiting for approval" note): the approver in #ops does not.
     await asUser('U0APPROVER');
-    await expect.poll(() => mine.count()).toBe(0);
+    await expect.poll(() => mine.count(), { timeout: 10_000 }).toBe(0);
     await asUser('U0REQUESTER');
-    await expect.poll(() => mine.count()).toBe(4);
+    await expect.poll(() => mine.count(), { timeout: 10_000 }).toBe(4);
 
     // The link is a Slack permalink to the card: the page opens its channel and thread.
     await finished.locator('a', { hasText: 'Progress thread' }).click();
-    await expect.poll(() => page.textContent('#channel-name')).toBe('# incidents');
+    await expect.poll(() => page.textContent('#channel-name'), { timeout: 10_000 }).toBe('# incidents');
     await thread().filter({ hasText: 'VACUUM FULL public.orders' }).filter({ hasText: '✅' }).first().waitFor({ timeout: 10_000 });
     await expect.poll(() => card.textContent(), { timeout: 10_000 }).toContain('succeeded: vacuum on demo');
     await shot('notify-4-thread-from-link');
