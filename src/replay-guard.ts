@@ -26,11 +26,6 @@ export class ReplayGuard {
     private readonly log: Logger,
   ) {}
 
-  /** True the first time this signature is seen (and marks it seen), on this replica and in Redis. */
-  async firstSeen(signature: string, timestamp: string): Promise<boolean> {
-    return this.firstSeenHere(signature, timestamp) && this.firstSeenAnywhere(signature, timestamp);
-  }
-
   /** This replica only, synchronously: true the first time (and marks it seen). */
   firstSeenHere(signature: string, timestamp: string): boolean {
     const key = `${timestamp}:${signature}`;

@@ -18,7 +18,7 @@ import { formatDuration } from '../duration.js';
 import { SCRATCH_PREFIX, type Endpoint, type InstanceOpCheckpoint, type InstanceRestoreRequest, type RestoreOverrides, type Snapshot } from '../providers/index.js';
 import { openTargetSession } from '../postgres/session.js';
 import { tableCounts, type TableCount } from '../postgres/validation.js';
-import { deleteUntilGone } from './cloud-copy-delete.js';
+import { abortRunCopy } from './cloud-copy-delete.js';
 import { pollIntervalMs } from './poll-interval.js';
 import { providerOf } from './providers.js';
 import { cloudSource, KIND, restoredUrl, type CloudEngine } from './restore-cloud.js';
@@ -225,11 +225,6 @@ export async function abortCloudVerify(f: CloudVerifyFacts, ctx: AbortContext): 
   const scratch = scratchName(ctx.runId);
   const k = KIND[f.engine];
   const kept = [`${ctx.target.name}'s ${k} ${f.source} (only read)`, 'the snapshot'];
-  const p = providerOf(ctx.target);
-  const m = await p.describeManaged!(scratch);
-  if (!m) return { removed: [], kept: [...kept, `(the scratch ${k} ${scratch} does not exist: nothing to remove)`] };
-  if (m.restoreRun !== ctx.runId) return { removed: [], kept: [...kept, `the ${k} ${scratch}: it is not this run's`] };
-  if (ctx.dryRun) return { removed: [`the scratch ${k} ${scratch}`], kept };
-  const done = await deleteUntilGone((cp) => p.deleteScratch!(scratch, ctx.runId, cp));
-  return { removed: [`the scratch ${k} ${scratch}${done.gone ? '' : ` (delete under way: ${done.progress}; the engine finishes it)`}`], kept };
+  const r = await abortRunCopy(providerOf(ctx.target), 'scratch', scratch, `the scratch ${k} ${scratch}`, `the ${k} ${scratch}`, ctx);
+  return { removed: r.removed, kept: [...kept, ...r.kept] };
 }

@@ -6,7 +6,7 @@
  * engines the NEW instance/cluster/server is deleted only when it carries this run's tags and no
  * cutover mark (restore-aws.ts / restore-azure.ts refuse anything else).
  */
-import { deleteUntilGone } from './cloud-copy-delete.js';
+import { abortRunCopy } from './cloud-copy-delete.js';
 import { providerOf } from './providers.js';
 import { KIND, type CloudRestoreFacts } from './restore-cloud.js';
 import { restoredMark, restoringMark } from '../providers/restore-self-hosted.js';
@@ -30,14 +30,9 @@ async function abortCloudRestore(f: CloudRestoreFacts, outputs: Readonly<Record<
     ...(f.snapshotId !== undefined ? [`the snapshot ${f.snapshotId}`] : []),
     pre ? `the pre-restore snapshot ${pre}` : 'the pre-restore snapshot (not taken by this run)',
   ];
-  const p = providerOf(ctx.target);
-  const m = await p.describeManaged!(f.newName);
-  if (!m) return { removed: [], kept: [...kept, `(the new ${k} ${f.newName} does not exist: nothing to remove)`] };
-  if (m.restoreRun !== ctx.runId || f.newName === f.source) return { removed: [], kept: [...kept, `the ${k} ${f.newName}: it is not this run's`] };
-  if (m.swap) return { removed: [], kept: [...kept, `the ${k} ${f.newName}: it was part of a cutover (roll it back first)`] };
-  if (ctx.dryRun) return { removed: [`the new ${k} ${f.newName}`], kept };
-  const done = await deleteUntilGone((cp) => p.deleteRestored!(f.newName, ctx.runId, cp));
-  return { removed: [`the new ${k} ${f.newName}${done.gone ? '' : ` (delete under way: ${done.progress}; the engine finishes it)`}`], kept };
+  if (f.newName === f.source) return { removed: [], kept: [...kept, `the ${k} ${f.newName}: it is not this run's`] };
+  const r = await abortRunCopy(providerOf(ctx.target), 'restored', f.newName, `the new ${k} ${f.newName}`, `the ${k} ${f.newName}`, ctx);
+  return { removed: r.removed, kept: [...kept, ...r.kept] };
 }
 
 export async function abortRestore(f: RestoreAbortFacts, outputs: Readonly<Record<string, unknown>>, ctx: AbortContext): Promise<AbortReport> {

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { AwsRdsProvider } from '../../src/providers/aws-rds.js';
 import { judge, scratchName } from '../../src/runbooks/backup-verify-cloud.js';
 import { setProviderDeps } from '../../src/runbooks/providers.js';
-import { stubCredential, SUBSCRIPTION } from '../helpers/arm-fake.js';
+import { armProviderDeps, SUBSCRIPTION } from '../helpers/arm-fake.js';
 import { ArmRestoreFake } from '../helpers/arm-restore-fake.js';
 import { injectFault } from '../helpers/aws-faults.js';
 import { ask, startTestBot, targetsYaml, type TestBot } from '../helpers/bot.js';
@@ -87,7 +87,7 @@ beforeAll(async () => {
     saved[k] = process.env[k];
     process.env[k] = v;
   }
-  setProviderDeps({ rds: botClient(), azureCredential: stubCredential, azureClientOptions: { endpoint: arm.endpoint, tlsOptions: { ca: arm.ca }, retryOptions: { maxRetries: 1, retryDelayInMs: 10, maxRetryDelayInMs: 50 } }, azurePollIntervalMs: 10 });
+  setProviderDeps({ rds: botClient(), ...armProviderDeps(arm) });
   const rds = (url: string) => `environment: staging\nengine: aws-rds\nurl: ${db.url}\ninstanceUrl: ${url}\naws: { region: us-east-1, instance: orders-db }`;
   tb = await startTestBot({
     targets: targetsYaml({

@@ -3,7 +3,7 @@
 // failover (an LRO the run is parked on between looks); retention a PATCH of backupRetentionDays.
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { setProviderDeps } from '../../src/runbooks/providers.js';
-import { stubCredential, SUBSCRIPTION } from '../helpers/arm-fake.js';
+import { armProviderDeps, SUBSCRIPTION } from '../helpers/arm-fake.js';
 import { ArmEmergencyFake } from '../helpers/arm-emergency-fake.js';
 import { ask, startTestBot, targetsYaml, type TestBot } from '../helpers/bot.js';
 import { createTestDatabase } from '../helpers/db.js';
@@ -19,7 +19,7 @@ const patches = () => arm.requests.filter((r) => r.method === 'PATCH');
 
 beforeAll(async () => {
   arm = await new ArmEmergencyFake().start();
-  setProviderDeps({ azureCredential: stubCredential, azureClientOptions: { endpoint: arm.endpoint, tlsOptions: { ca: arm.ca }, retryOptions: { maxRetries: 1, retryDelayInMs: 10, maxRetryDelayInMs: 50 } }, azurePollIntervalMs: 10 });
+  setProviderDeps(armProviderDeps(arm));
   process.env.DBOPS_POLL_INTERVAL_MS = '200';
   db = await createTestDatabase('emaz');
   const az = (server: string, env = 'production') => `environment: ${env}\nengine: azure-flexible\nurl: ${db.url}\nazure: { subscription: ${SUBSCRIPTION}, resourceGroup: rg-pay, server: ${server} }`;

@@ -4,7 +4,7 @@
 // cutover reports the connection-string change (servers cannot be renamed).
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { setProviderDeps } from '../../src/runbooks/providers.js';
-import { stubCredential, SUBSCRIPTION } from '../helpers/arm-fake.js';
+import { armProviderDeps, SUBSCRIPTION } from '../helpers/arm-fake.js';
 import { ArmRestoreFake } from '../helpers/arm-restore-fake.js';
 import { confirmAbortClick } from '../helpers/abort-click.js';
 import { ask, eventually, stateQuery, startTestBot, targetsYaml, textOf, type TestBot } from '../helpers/bot.js';
@@ -33,7 +33,7 @@ const recently = () => new Date(Date.now() - 60_000).toISOString().replace(/\.\d
 
 beforeAll(async () => {
   arm = await new ArmRestoreFake().start();
-  setProviderDeps({ azureCredential: stubCredential, azureClientOptions: { endpoint: arm.endpoint, tlsOptions: { ca: arm.ca }, retryOptions: { maxRetries: 1, retryDelayInMs: 10, maxRetryDelayInMs: 50 } }, azurePollIntervalMs: 10 });
+  setProviderDeps(armProviderDeps(arm));
   process.env.DBOPS_POLL_INTERVAL_MS = '250';
   db = await createTestDatabase('rstaz');
   const c = await connect(db.url);

@@ -7,5 +7,5 @@ export async function confirmAbortClick(tb: TestBot, runId: string): Promise<str
   const sealed = JSON.stringify(confirm.blocks).match(/"value":"([^"]+)"/)![1]!;
   const replies = tb.fake.callsOf('response_url').length;
   await tb.wire.blockActions({ userId: REQUESTER, channelId: OPS, messageTs: confirm.ts, actionId: 'run_abort_confirm', value: sealed });
-  return eventually(() => tb.fake.callsOf('response_url').slice(replies).map((c) => textOf(c.args as never)).find((t) => /aborted|did not finish/.test(t)), 30_000, 'abort report');
+  return eventually(() => tb.fake.callsOf('response_url').slice(replies).map((c) => textOf(c.args as never)).find((t) => t.includes('aborted') || t.includes('did not finish')), 30_000, 'abort report');
 }

@@ -30,6 +30,11 @@ export const stubCredential = { getToken: async () => ({ token: 'fake-token', ex
 
 export const SUBSCRIPTION = '00000000-0000-4000-8000-000000000001';
 
+/** The bot's Azure client deps pointed at an ARM fake (its endpoint and self-signed CA), retrying once, polling fast. */
+export function armProviderDeps(fake: { endpoint: string; ca: string }) {
+  return { azureCredential: stubCredential, azureClientOptions: { endpoint: fake.endpoint, tlsOptions: { ca: fake.ca }, retryOptions: { maxRetries: 1, retryDelayInMs: 10, maxRetryDelayInMs: 50 } }, azurePollIntervalMs: 10 };
+}
+
 function selfSignedCert(): { key: string; cert: string } {
   const dir = mkdtempSync(join(tmpdir(), 'arm-fake-'));
   try {
