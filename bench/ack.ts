@@ -2,7 +2,7 @@
  * Ack bench: how fast does dbops ack `/db …` compared with a bare Bolt app that acks `/db` with a
  * short text, on this machine?
  *
- *   npm run build && node dist/bench/ack.js [--levels=20,100,500] [--rounds=4] [--deadline=600]
+ *   npm run build && node dist/bench/ack.js [--levels=20,100,500] [--rounds=4] [--commands=help,targets,status,bad] [--deadline=600]
  *
  * Each app runs in its own child process (so neither the load generator nor the other app shares its
  * event loop), and so does the fake Slack both talk to (dbops' status replies land there, not in
@@ -180,6 +180,9 @@ async function settle(slack: Child, expected: number, timeoutMs = 60_000): Promi
 async function main(): Promise<void> {
   const levels = argOf('levels', '20,100,500').split(',').map(Number);
   const rounds = Number(argOf('rounds', '4'));
+  // --commands=help,bad: a subset (names without spaces: the first word), e.g. to profile one.
+  const only = argOf('commands', '').split(',').filter(Boolean);
+  const commands = only.length ? COMMANDS.filter((c) => only.includes(c.name.split(' ')[0]!)) : COMMANDS;
   const deadline = setTimeout(() => { console.error('deadline reached: stopping'); process.exit(2); }, Number(argOf('deadline', '600')) * 1000);
   console.log(`dbops ack bench: ${levels.join('/')} concurrent × ${rounds} rounds per app and command, interleaved`);
   const slack = await Child.start('slack');
@@ -190,7 +193,7 @@ async function main(): Promise<void> {
   const rows: string[] = [];
   try {
     // Warm-up: connections, JIT, the once-resolved bot identity.
-    for (const c of COMMANDS) {
+    for (const c of commands) {
       await round(wires.bare, c.text, 20, undefined);
       const urls = c.replies ? (await slack.child.ask({ type: 'urls', n: 20 })).urls : undefined;
       await round(wires.dbops, c.text, 20, urls);
@@ -200,7 +203,7 @@ async function main(): Promise<void> {
     let total = 0;
     console.log(`\n${'command'.padEnd(12)} ${'conc'.padStart(4)}   ${'bare p50'.padStart(9)} ${'bare p99'.padStart(9)}   ${'dbops p50'.padStart(9)} ${'dbops p99'.padStart(9)}   ${'p50 ×'.padStart(6)} ${'p99 ×'.padStart(6)}`);
     for (const n of levels) {
-      for (const c of COMMANDS) {
+      for (const c of commands) {
         const t = { bare: [] as number[], dbops: [] as number[] };
         for (let r = 0; r < rounds; r++) {
           // Alternate which app goes first, so neither always gets the quieter machine.

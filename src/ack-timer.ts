@@ -1,5 +1,6 @@
 import type { IncomingMessage, RequestListener } from 'node:http';
 import type { AckKind } from './metrics.js';
+import { routedPath } from './http-edge.js';
 
 /** What a Slack POST is, from its buffered body (set by http-edge.ts as `rawBody`); a fixed set. */
 function kindOf(req: IncomingMessage): AckKind {
@@ -19,7 +20,7 @@ function kindOf(req: IncomingMessage): AckKind {
  */
 export function timeAcks(inner: RequestListener, endpoints: readonly string[], observe: (kind: AckKind, seconds: number) => void): RequestListener {
   return (req, res) => {
-    if (req.method === 'POST' && endpoints.includes(new URL(req.url ?? '/', 'http://localhost').pathname)) {
+    if (req.method === 'POST' && endpoints.includes(routedPath(req.url, endpoints))) {
       const t0 = process.hrtime.bigint();
       res.once('finish', () => {
         if (res.statusCode < 400) observe(kindOf(req), Number(process.hrtime.bigint() - t0) / 1e9);

@@ -101,6 +101,9 @@ export function buildApp(
     logger: common.logger,
     // Also Bolt's own cap, should anything reach it unguarded.
     bodyLimit: MAX_SLACK_BODY_BYTES,
+    // The edge (guardSlackEndpoint, below) verifies every request to these endpoints before Bolt
+    // sees it and refuses unsigned ones; Bolt checking again would only double the ack path's hashing.
+    signatureVerification: false,
     // The edge's cross-replica replay verdict, into the listeners' context (handlers/replay-gate.ts).
     customPropertiesExtractor: (req: IncomingMessage) => {
       const v = (req as unknown as Record<string, unknown>)[REPLAY_VERDICT];

@@ -42,6 +42,22 @@ function readCapped(req: IncomingMessage, max: number): Promise<Buffer | undefin
   });
 }
 
+/**
+ * The path as Bolt's HTTPReceiver routes it (WHATWG URL pathname), so that nothing it would treat as
+ * an endpoint slips past these checks; the common exact form skips the parse.
+ */
+export function routedPath(url: string | undefined, endpoints: readonly string[]): string {
+  if (url !== undefined && endpoints.includes(url)) return url;
+  return new URL(url ?? '/', 'http://localhost').pathname;
+}
+
+/** Slack's unsigned SSL check (form-encoded `ssl_check=1`), as Bolt recognises it. */
+function isSslCheck(req: IncomingMessage, body: Buffer): boolean {
+  if (req.headers['content-type'] !== 'application/x-www-form-urlencoded') return false;
+  const v = new URLSearchParams(body.toString('utf8')).getAll('ssl_check');
+  return v.length === 1 && v[0] === '1';
+}
+
 function validSignature(secret: string, ts: string, body: Buffer, signature: string): boolean {
   const mac = createHmac('sha256', secret).update(`v0:${ts}:`).update(body).digest('hex');
   const want = Buffer.from(`v0=${mac}`);
@@ -56,14 +72,16 @@ function validSignature(secret: string, ts: string, body: Buffer, signature: str
  * dropped); the signature is verified here so that only signed requests are remembered, and a
  * replay of an already handled signed request is acknowledged with an empty 200 and not processed
  * (on this replica; one another replica handled first is acked, then dropped by its handler).
- * The buffered body is handed to Bolt as `rawBody` (Bolt reuses it and verifies again).
+ * An unsigned request is refused (401) unless it is Slack's SSL check, which goes on stripped to
+ * `ssl_check=1` so that no payload rides along. This is the only verification: Bolt's own is turned
+ * off (app.ts), as it would hash every body a second time on the ack path.
+ * The buffered body is handed to Bolt as `rawBody` (Bolt reuses it).
  */
 export function guardSlackEndpoint(inner: RequestListener, o: EdgeOptions): RequestListener {
   const max = o.maxBodyBytes ?? MAX_SLACK_BODY_BYTES;
   const log = o.log.child({ component: 'http-edge' });
   return (req, res) => {
-    const path = new URL(req.url ?? '/', 'http://localhost').pathname;
-    if (req.method !== 'POST' || !o.endpoints.includes(path)) return inner(req, res);
+    if (req.method !== 'POST' || !o.endpoints.includes(routedPath(req.url, o.endpoints))) return inner(req, res);
     const length = Number(req.headers['content-length'] ?? 0);
     if (!Number.isFinite(length) || length > max) {
       log.warn({ length }, 'request body over the cap; refused unread');
@@ -87,19 +105,24 @@ export function guardSlackEndpoint(inner: RequestListener, o: EdgeOptions): Requ
         res.on('finish', () => req.destroy());
         return refuse(res, 413, true);
       }
-      Object.assign(req, { rawBody: body });
       const sig = req.headers['x-slack-signature'];
-      // Without both headers Bolt answers (401, or its unsigned ssl_check); nothing is remembered.
-      if (typeof sig === 'string' && ts !== undefined) {
-        if (!validSignature(o.signingSecret, ts, body, sig)) return refuse(res, 401);
-        if (!o.replay.firstSeenHere(sig, ts)) {
-          log.warn({ ts }, 'replayed signed request ignored');
-          return refuse(res, 200);
+      if (typeof sig !== 'string' || ts === undefined) {
+        if (!isSslCheck(req, body)) {
+          log.warn('unsigned request refused');
+          return refuse(res, 401);
         }
-        // Another replica may have had it: Redis answers while Bolt parses and the handler acks;
-        // handlers that act await the verdict right after ack() (handlers/replay-gate.ts).
-        Object.assign(req, { [REPLAY_VERDICT]: o.replay.firstSeenAnywhere(sig, ts) });
+        Object.assign(req, { rawBody: Buffer.from('ssl_check=1') });
+        return inner(req, res);
       }
+      if (!validSignature(o.signingSecret, ts, body, sig)) return refuse(res, 401);
+      if (!o.replay.firstSeenHere(sig, ts)) {
+        log.warn({ ts }, 'replayed signed request ignored');
+        return refuse(res, 200);
+      }
+      // Another replica may have had it: handlers that act ask Redis right after ack()
+      // (handlers/replay-gate.ts); answers given in the ack itself never wait on it or pay for it.
+      let verdict: Promise<boolean> | undefined;
+      Object.assign(req, { rawBody: body, [REPLAY_VERDICT]: () => (verdict ??= o.replay.firstSeenAnywhere(sig, ts)) });
       inner(req, res);
     })().catch((err: unknown) => {
       log.warn({ err: (err as Error).message }, 'request read failed');

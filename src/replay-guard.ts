@@ -5,8 +5,9 @@ import type { Logger } from './log.js';
 const TTL_SECONDS = 600;
 
 /**
- * Where the edge leaves the cross-replica verdict for Bolt's context (HTTPReceiver's
- * customPropertiesExtractor): a Promise<boolean>, true when this request was seen first here.
+ * Where the edge leaves the cross-replica check for Bolt's context (HTTPReceiver's
+ * customPropertiesExtractor): a `() => Promise<boolean>` (asked once, on first call), true when this
+ * request was seen first here.
  */
 export const REPLAY_VERDICT = 'dbopsFirstSeen';
 const MAX_LOCAL = 20_000;

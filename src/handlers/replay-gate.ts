@@ -9,8 +9,8 @@ import type { Logger } from '../log.js';
 import { REPLAY_VERDICT } from '../replay-guard.js';
 
 export async function replayedElsewhere(context: Record<string, unknown>, log: Logger): Promise<boolean> {
-  const verdict = context[REPLAY_VERDICT] as Promise<boolean> | undefined;
-  if (!verdict || (await verdict)) return false;
+  const check = context[REPLAY_VERDICT] as (() => Promise<boolean>) | undefined;
+  if (!check || (await check())) return false;
   log.warn('replayed signed request ignored (another replica handled it first)');
   return true;
 }

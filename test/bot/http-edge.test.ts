@@ -134,6 +134,33 @@ it('a signed approval click replayed to ANOTHER replica (same Redis) is acked th
   }
 });
 
+/** POSTs a body to a path of the bot with the given headers; resolves with the status. */
+async function postTo(path: string, body: string, headers: Record<string, string>): Promise<number> {
+  const res = await fetch(`${tb.bot.url}${path}`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers }, body });
+  await res.arrayBuffer();
+  return res.status;
+}
+
+it('an unsigned request is refused with 401 and does nothing, whatever path spelling reaches the endpoint; an unsigned ssl_check carries no payload in', async () => {
+  const analyzeRuns = async () => Number((await stateQuery(tb, `SELECT count(*)::int AS n FROM runs WHERE runbook = 'analyze'`)).rows[0].n);
+  const before = { runs: await analyzeRuns(), replies: tb.fake.callsOf('response_url').length };
+  const command = { command: '/db', text: 'analyze demo', user_id: REQUESTER, channel_id: OPS, response_url: tb.fake.responseUrlFor({ channel: OPS, user: REQUESTER }), trigger_id: 't.unsigned' };
+  const form = new URLSearchParams(command).toString();
+  const ts = String(Math.floor(Date.now() / 1000));
+  for (const path of ['/slack/events', '/slack/events?x=1', '/slack/./events', '/slack/x/../events']) {
+    expect(await postTo(path, form, {}), path).toBe(401);
+    expect(await postTo(path, form, { 'x-slack-request-timestamp': ts }), path).toBe(401);
+  }
+  // Slack's SSL check is unsigned and answered 200; a command smuggled in its payload is not run.
+  expect(await postTo('/slack/events', new URLSearchParams({ ssl_check: '1', payload: JSON.stringify(command) }).toString(), {})).toBe(200);
+  expect(await postTo('/slack/events', new URLSearchParams({ ssl_check: '1', ...command }).toString(), {})).toBe(200);
+  await new Promise((r) => setTimeout(r, 800));
+  expect(await analyzeRuns()).toBe(before.runs);
+  expect(tb.fake.callsOf('response_url').length).toBe(before.replies);
+  // The same command signed is served: the refusals above were about the signature.
+  expect(await ask(tb, 'analyze demo')).toMatch(/analyze/i);
+});
+
 /** Sends headers (and optionally a body) to /slack/events; resolves with the status, or the socket error. */
 function rawPost(headers: Record<string, string | number>, body?: Buffer): Promise<number | string> {
   return new Promise((resolve) => {
