@@ -2,7 +2,7 @@
  * Ack bench: how fast does dbops ack `/db …` compared with a bare Bolt app that acks `/db` with a
  * short text, on this machine?
  *
- *   npm run build && node dist/bench/ack.js [--levels=20,100,500] [--rounds=4] [--commands=help,targets,status,bad] [--deadline=600]
+ *   npm run build && node dist/bench/ack.js [--levels=20,100,500] [--rounds=4] [--samples=1000] [--commands=help,targets,status,bad] [--deadline=600]
  *
  * Each app runs in its own child process (so neither the load generator nor the other app shares its
  * event loop), and so does the fake Slack both talk to (dbops' status replies land there, not in
@@ -32,7 +32,14 @@ const argOf = (name: string, dflt: string) => process.argv.find((a) => a.startsW
 
 const TARGETS_YAML = `incidentChannel: C0INCIDENTS\napprovers: [U0APPROVER]\ntargets:\n  demo:\n    environment: staging\n    engine: self-hosted\n    url: \${BENCH_DEMO_URL}\n`;
 
-type Msg = { type: 'ready'; url: string } | { type: 'urls'; urls: string[] } | { type: 'count'; responses: number; authTests: number };
+type Msg = { type: 'ready'; url: string } | { type: 'urls'; urls: string[] } | { type: 'count'; responses: number; authTests: number } | { type: 'cpu'; micros: number };
+
+/** Both apps answer `cpu` with the CPU time (user + system) their process has used so far. */
+function answerCpu(m: { type: string }): void {
+  if (m.type !== 'cpu') return;
+  const u = process.cpuUsage();
+  process.send!({ type: 'cpu', micros: u.user + u.system } satisfies Msg);
+}
 
 // ---------------------------------------------------------------- children: the two apps
 
@@ -64,6 +71,7 @@ async function serveBare(): Promise<void> {
   const server = (await app.start(0)) as { address: () => { port: number } };
   process.send!({ type: 'ready', url: `http://127.0.0.1:${server.address().port}/slack/events` } satisfies Msg);
   process.on('message', (m: { type: string }) => {
+    answerCpu(m);
     if (m.type === 'stop') void app.stop().then(() => process.exit(0));
   });
 }
@@ -100,6 +108,7 @@ async function serveDbops(): Promise<void> {
   const bot = await startBot(loadConfig(env), { logger: createLogger({ destination: sink, level: 'info' }) });
   process.send!({ type: 'ready', url: `${bot.url}/slack/events` } satisfies Msg);
   process.on('message', (m: { type: string; n?: number }) => {
+    answerCpu(m);
     if (m.type === 'stop') {
       void (async () => {
         await bot.stop();
@@ -179,12 +188,15 @@ async function settle(slack: Child, expected: number, timeoutMs = 60_000): Promi
 
 async function main(): Promise<void> {
   const levels = argOf('levels', '20,100,500').split(',').map(Number);
-  const rounds = Number(argOf('rounds', '4'));
+  const minRounds = Number(argOf('rounds', '4'));
+  // A p99 over fewer than a few hundred samples is one slow request: at low concurrency, more rounds.
+  const samples = Number(argOf('samples', '1000'));
+  const roundsAt = (n: number) => Math.max(minRounds, Math.ceil(samples / n));
   // --commands=help,bad: a subset (names without spaces: the first word), e.g. to profile one.
   const only = argOf('commands', '').split(',').filter(Boolean);
   const commands = only.length ? COMMANDS.filter((c) => only.includes(c.name.split(' ')[0]!)) : COMMANDS;
   const deadline = setTimeout(() => { console.error('deadline reached: stopping'); process.exit(2); }, Number(argOf('deadline', '600')) * 1000);
-  console.log(`dbops ack bench: ${levels.join('/')} concurrent × ${rounds} rounds per app and command, interleaved`);
+  console.log(`dbops ack bench: ${levels.map((n) => `${n} concurrent × ${roundsAt(n)} rounds`).join(', ')} per app and command, interleaved`);
   const slack = await Child.start('slack');
   const bare = await Child.start('bare', slack.url);
   const dbops = await Child.start('dbops', slack.url);
@@ -201,11 +213,12 @@ async function main(): Promise<void> {
     }
     const authAfterWarmup = (await slack.child.ask({ type: 'count' })).authTests;
     let total = 0;
-    console.log(`\n${'command'.padEnd(12)} ${'conc'.padStart(4)}   ${'bare p50'.padStart(9)} ${'bare p99'.padStart(9)}   ${'dbops p50'.padStart(9)} ${'dbops p99'.padStart(9)}   ${'p50 ×'.padStart(6)} ${'p99 ×'.padStart(6)}`);
+    console.log(`\n${'command'.padEnd(12)} ${'conc'.padStart(4)}   ${'bare p50'.padStart(9)} ${'bare p99'.padStart(9)}   ${'dbops p50'.padStart(9)} ${'dbops p99'.padStart(9)}   ${'p50 ×'.padStart(6)} ${'p99 ×'.padStart(6)}   ${'CPU µs/request: bare'.padStart(20)} dbops`);
     for (const n of levels) {
       for (const c of commands) {
         const t = { bare: [] as number[], dbops: [] as number[] };
-        for (let r = 0; r < rounds; r++) {
+        const cpu0 = { bare: (await bare.child.ask({ type: 'cpu' })).micros, dbops: (await dbops.child.ask({ type: 'cpu' })).micros };
+        for (let r = 0; r < roundsAt(n); r++) {
           // Alternate which app goes first, so neither always gets the quieter machine.
           for (const which of r % 2 ? (['dbops', 'bare'] as const) : (['bare', 'dbops'] as const)) {
             const urls = which === 'dbops' && c.replies ? (await slack.child.ask({ type: 'urls', n })).urls : undefined;
@@ -215,7 +228,10 @@ async function main(): Promise<void> {
           }
         }
         const [b50, b99, d50, d99] = [pct(t.bare, 50), pct(t.bare, 99), pct(t.dbops, 50), pct(t.dbops, 99)];
-        const line = `${c.name.padEnd(12)} ${String(n).padStart(4)}   ${b50.toFixed(1).padStart(7)}ms ${b99.toFixed(1).padStart(7)}ms   ${d50.toFixed(1).padStart(7)}ms ${d99.toFixed(1).padStart(7)}ms   ${(d50 / b50).toFixed(2).padStart(6)} ${(d99 / b99).toFixed(2).padStart(6)}${d50 / b50 > 1.2 || d99 / b99 > 1.2 ? '  over 1.2×' : ''}`;
+        // CPU per request, background work (status replies) included: what the latencies are made of.
+        const perReq = async (which: 'bare' | 'dbops') => ((await (which === 'bare' ? bare : dbops).child.ask({ type: 'cpu' })).micros - cpu0[which]) / t[which].length;
+        const [bcpu, dcpu] = [await perReq('bare'), await perReq('dbops')];
+        const line = `${c.name.padEnd(12)} ${String(n).padStart(4)}   ${b50.toFixed(1).padStart(7)}ms ${b99.toFixed(1).padStart(7)}ms   ${d50.toFixed(1).padStart(7)}ms ${d99.toFixed(1).padStart(7)}ms   ${(d50 / b50).toFixed(2).padStart(6)} ${(d99 / b99).toFixed(2).padStart(6)}   ${bcpu.toFixed(0).padStart(5)} ${dcpu.toFixed(0).padStart(5)}${d50 / b50 > 1.2 || d99 / b99 > 1.2 ? '  over 1.2×' : ''}`;
         console.log(line);
         rows.push(line);
       }

@@ -7,9 +7,10 @@ function kindOf(req: IncomingMessage): AckKind {
   const body = (req as { rawBody?: Buffer }).rawBody;
   if (!body) return 'other';
   if (String(req.headers['content-type'] ?? '').startsWith('application/json')) return 'event';
-  const form = new URLSearchParams(body.toString('utf8'));
-  if (form.has('command')) return 'command';
-  if (form.has('payload')) return 'interactive';
+  // Form keys, found without parsing the form (inside values `=` is percent-encoded).
+  const hasKey = (k: string) => body.subarray(0, k.length + 1).equals(Buffer.from(`${k}=`)) || body.includes(`&${k}=`);
+  if (hasKey('command')) return 'command';
+  if (hasKey('payload')) return 'interactive';
   return 'other';
 }
 

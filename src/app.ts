@@ -9,6 +9,7 @@ import { registerModals } from './handlers/modals.js';
 import { registerKillModal } from './handlers/kill-modal.js';
 import { registerRestoreModal } from './handlers/restore-modal.js';
 import { registerRunControl } from './handlers/run-control.js';
+import { Routes } from './handlers/routes.js';
 import type { Logger } from './log.js';
 import { onceAuthorize } from './slack/identity.js';
 import { DbopsError } from './errors.js';
@@ -38,7 +39,8 @@ function boltLogger(log: Logger) {
   const l = log.child({ component: 'bolt' });
   let level = LogLevel.INFO;
   return {
-    debug: (...m: unknown[]) => l.debug(m.map(String).join(' ')),
+    // Bolt logs at debug several times per request: nothing is formatted unless debug is on.
+    debug: (...m: unknown[]) => void (l.isLevelEnabled('debug') && l.debug(m.map(String).join(' '))),
     info: (...m: unknown[]) => l.info(m.map(String).join(' ')),
     warn: (...m: unknown[]) => l.warn(m.map(String).join(' ')),
     error: (...m: unknown[]) => l.error(m.map((x) => (x instanceof Error ? x.message : String(x))).join(' ')),
@@ -86,6 +88,8 @@ export function buildApp(
   identity.warmUp();
   const common = {
     authorize: identity.authorize,
+    // No conversation state is kept between requests: Bolt's store would cost every ack a lookup.
+    convoStore: false as const,
     logger: boltLogger(log) as never,
     clientOptions,
   };
@@ -119,11 +123,13 @@ export function buildApp(
 
 export function registerHandlers(app: InstanceType<typeof App>, deps: HandlerDeps): void {
   registerCommand(app, deps);
-  registerActions(app, deps);
-  registerModals(app, deps);
-  registerKillModal(app, deps);
-  registerRestoreModal(app, deps);
-  registerRunControl(app, deps);
+  const routes = new Routes();
+  registerActions(routes, deps);
+  registerModals(routes, deps);
+  registerKillModal(routes, deps);
+  registerRestoreModal(routes, deps);
+  registerRunControl(routes, deps);
+  routes.mount(app);
   app.error(async (err) => {
     deps.log.error({ err: err.message, code: (err as { code?: string }).code }, 'unhandled bolt error');
   });

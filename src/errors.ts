@@ -20,11 +20,20 @@ export type ErrorCode =
   | 'provider'
   | 'internal';
 
+/** A mistyped command's error is answered in the ack; its stack says nothing and costs ~40 µs to capture. */
+const INPUT_ERRORS: ReadonlySet<ErrorCode> = new Set(['bad_input', 'unknown_verb', 'unknown_target']);
+
 export class DbopsError extends Error {
   readonly code: ErrorCode;
   readonly userMessage: string;
   constructor(code: ErrorCode, userMessage: string, opts?: { cause?: unknown; detail?: string }) {
-    super(opts?.detail ?? userMessage, opts?.cause === undefined ? undefined : { cause: opts.cause });
+    const limit = Error.stackTraceLimit;
+    if (INPUT_ERRORS.has(code)) Error.stackTraceLimit = 0;
+    try {
+      super(opts?.detail ?? userMessage, opts?.cause === undefined ? undefined : { cause: opts.cause });
+    } finally {
+      Error.stackTraceLimit = limit;
+    }
     this.name = 'DbopsError';
     this.code = code;
     this.userMessage = userMessage;

@@ -1,19 +1,29 @@
 /**
  * "Did you mean …?" for mistyped verbs, targets and flags. Optimal string alignment distance
  * (Levenshtein plus adjacent transpositions), because the usual slip is two swapped keys: `stauts`.
+ * Past `max` the answer is only "more than max" (some value above it), found without finishing.
  */
-export function editDistance(a: string, b: string): number {
-  const d: number[][] = Array.from({ length: a.length + 1 }, (_, i) => [i, ...Array<number>(b.length).fill(0)]);
-  for (let j = 1; j <= b.length; j++) d[0]![j] = j;
+export function editDistance(a: string, b: string, max = Infinity): number {
+  if (Math.abs(a.length - b.length) > max) return max + 1;
+  // Three rows (two back for transpositions) instead of the full matrix: this runs on the ack path.
+  let prev2 = new Int32Array(b.length + 1);
+  let prev = Int32Array.from({ length: b.length + 1 }, (_, j) => j);
+  let row = new Int32Array(b.length + 1);
   for (let i = 1; i <= a.length; i++) {
+    row[0] = i;
+    let rowMin = i;
     for (let j = 1; j <= b.length; j++) {
       const cost = a[i - 1] === b[j - 1] ? 0 : 1;
-      let v = Math.min(d[i - 1]![j]! + 1, d[i]![j - 1]! + 1, d[i - 1]![j - 1]! + cost);
-      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) v = Math.min(v, d[i - 2]![j - 2]! + 1);
-      d[i]![j] = v;
+      let v = Math.min(prev[j]! + 1, row[j - 1]! + 1, prev[j - 1]! + cost);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) v = Math.min(v, prev2[j - 2]! + 1);
+      row[j] = v;
+      if (v < rowMin) rowMin = v;
     }
+    // Every later row is at least this row's minimum minus nothing: past the limit, stop.
+    if (rowMin > max) return max + 1;
+    [prev2, prev, row] = [prev, row, prev2];
   }
-  return d[a.length]![b.length]!;
+  return prev[b.length]!;
 }
 
 /** Words longer than this are not compared (a pasted paragraph is not a typo, and costs O(n·m)). */
@@ -30,7 +40,7 @@ export function closest(word: string, candidates: Iterable<string>): string[] {
   let best = Infinity;
   let out: string[] = [];
   for (const c of new Set(candidates)) {
-    const dist = editDistance(w, c.toLowerCase());
+    const dist = editDistance(w, c.toLowerCase(), limit);
     if (dist === 0 || dist > limit) continue;
     if (dist < best) [best, out] = [dist, [c]];
     else if (dist === best) out.push(c);

@@ -1,4 +1,5 @@
-import type { App, BlockButtonAction } from '@slack/bolt';
+import type { BlockButtonAction } from '@slack/bolt';
+import type { Routes } from './routes.js';
 import { approve } from '../approvals/service.js';
 import { tellRequester } from '../jobs/notify-requester.js';
 import { getRun, type RunRow } from '../store/runs.js';
@@ -32,7 +33,7 @@ function cardMismatch(run: RunRow, body: BlockButtonAction): string | undefined 
 /** Only people decide: a user-group or bot id in the click is refused before anything is looked up. */
 const NOT_A_USER = 'Only a Slack user (U… or W… id) can approve or deny a request.';
 
-export function registerActions(app: App, deps: HandlerDeps): void {
+export function registerActions(app: Routes, deps: HandlerDeps): void {
   app.action<BlockButtonAction>('approval_approve', async ({ ack, action, body, respond, context }) => {
     await ack();
     const runId = action.value ?? '';

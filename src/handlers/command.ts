@@ -23,7 +23,7 @@ import { replayedElsewhere } from './replay-gate.js';
  */
 export function registerCommand(app: App, deps: HandlerDeps): void {
   app.command('/db', async ({ ack, command, respond, context }) => {
-    const log = deps.log.child({ user: command.user_id, channel: command.channel_id });
+    const who = { user: command.user_id, channel: command.channel_id };
     // Requests come from people: a user-group or bot id in user_id is refused before anything else.
     if (!slackUserId.safeParse(command.user_id).success) {
       const m = userError('Only a Slack user (U… or W… id) can use /db.');
@@ -34,7 +34,7 @@ export function registerCommand(app: App, deps: HandlerDeps): void {
     try {
       cmd = parseCommand(command.text ?? '', deps.registry, deps.targets);
     } catch (err) {
-      if (!(err instanceof DbopsError)) log.error({ err: (err as Error).message }, 'parse failed');
+      if (!(err instanceof DbopsError)) deps.log.error({ ...who, err: (err as Error).message }, 'parse failed');
       const m = userError(userMessageOf(err));
       await ack({ response_type: 'ephemeral', text: m.text, blocks: m.blocks as never });
       return;
@@ -49,6 +49,8 @@ export function registerCommand(app: App, deps: HandlerDeps): void {
       await ack({ response_type: 'ephemeral', text: m.text, blocks: m.blocks as never });
       return;
     }
+    // Past the answers given in the ack, where logging may happen: a child logger only from here.
+    const log = deps.log.child(who);
     // A verb without its target, or with arguments missing: the form asks for them (same grammar on submit).
     if (cmd.kind === 'form' || (cmd.kind === 'runbook' && cmd.missing.length)) {
       await ack();

@@ -1,4 +1,5 @@
-import type { App, BlockAction } from '@slack/bolt';
+import type { BlockAction } from '@slack/bolt';
+import type { Routes } from './routes.js';
 import { validateArgs } from '../commands/parse.js';
 import { userMessageOf } from '../errors.js';
 import { sessionFor } from '../postgres/session.js';
@@ -50,7 +51,7 @@ async function computePreview(deps: HandlerDeps, s: KillModalState): Promise<str
   }
 }
 
-export function registerKillModal(app: App, deps: HandlerDeps): void {
+export function registerKillModal(app: Routes, deps: HandlerDeps): void {
   customModals.set('kill', async (d, cmd, meta) => {
     const target = prefillTarget(cmd);
     const flag = (name: string) => (typeof cmd.raw[name] === 'string' ? (cmd.raw[name] as string) : undefined);

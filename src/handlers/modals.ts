@@ -1,4 +1,4 @@
-import type { App } from '@slack/bolt';
+import type { Routes } from './routes.js';
 import { deny } from '../approvals/service.js';
 import { FieldError, INPUT_LIMITS, parseModalInput, type Command } from '../commands/parse.js';
 import { DbopsError, userMessageOf } from '../errors.js';
@@ -52,7 +52,7 @@ function firstInput(view: ViewLike, preferred: string): string {
 
 const STALE_FORM = 'This form could not be verified (it was changed, or is too old). Close it and run the command again.';
 
-export function registerModals(app: App, deps: HandlerDeps): void {
+export function registerModals(app: Routes, deps: HandlerDeps): void {
   app.view(RUNBOOK_MODAL, async ({ ack, view, body, context }) => {
     const user = body.user.id;
     const log = deps.log.child({ user, view: RUNBOOK_MODAL });

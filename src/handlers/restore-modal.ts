@@ -1,4 +1,5 @@
-import type { App, BlockAction } from '@slack/bolt';
+import type { BlockAction } from '@slack/bolt';
+import type { Routes } from './routes.js';
 import type { Target } from '../config.js';
 import { userMessageOf } from '../errors.js';
 import { ENGINE_CAPABILITIES } from '../providers/capabilities.js';
@@ -61,7 +62,7 @@ async function viewFor(deps: HandlerDeps, s: RestoreModalState, budgetMs: number
   return withProposal(target, v, s);
 }
 
-export function registerRestoreModal(app: App, deps: HandlerDeps): void {
+export function registerRestoreModal(app: Routes, deps: HandlerDeps): void {
   customModals.set('restore', async (d, cmd, meta) => {
     const str = (k: string) => (typeof cmd.raw[k] === 'string' ? (cmd.raw[k] as string) : undefined);
     const target = prefillTarget(cmd);

@@ -1,4 +1,5 @@
-import type { App, BlockButtonAction } from '@slack/bolt';
+import type { BlockButtonAction } from '@slack/bolt';
+import type { Routes } from './routes.js';
 import { ABORT_CONFIRM_ACTION, abortMeta, confirmAbort } from '../jobs/abort.js';
 import { userError } from '../slack/messages.js';
 import { slackUserId } from '../slack/metadata.js';
@@ -10,7 +11,7 @@ import { replayedElsewhere } from './replay-gate.js';
  * The Confirm button of `/db run <id> abort`. Its value is sealed for the run and the person it was
  * shown to: a forged click, someone else's click, or a stale button (older than a day) removes nothing.
  */
-export function registerRunControl(app: App, deps: HandlerDeps): void {
+export function registerRunControl(app: Routes, deps: HandlerDeps): void {
   app.action<BlockButtonAction>(ABORT_CONFIRM_ACTION, async ({ ack, action, body, respond, context }) => {
     await ack();
     const user = body.user.id;
