@@ -34,11 +34,27 @@ const TARGETS_YAML = `incidentChannel: C0INCIDENTS\napprovers: [U0APPROVER]\ntar
 
 type Msg = { type: 'ready'; url: string } | { type: 'urls'; urls: string[] } | { type: 'count'; responses: number; authTests: number } | { type: 'cpu'; micros: number };
 
-/** Both apps answer `cpu` with the CPU time (user + system) their process has used so far. */
-function answerCpu(m: { type: string }): void {
-  if (m.type !== 'cpu') return;
+const cpuMicros = () => {
   const u = process.cpuUsage();
-  process.send!({ type: 'cpu', micros: u.user + u.system } satisfies Msg);
+  return u.user + u.system;
+};
+
+/**
+ * Both apps answer `cpu` with the CPU time (user + system) their process has used so far, and
+ * `quiet` once a 100 ms window passes with under 5 ms of it used (at most 20 s): the work a round
+ * left behind (a status run's last writes come after its reply) must not land in the next round.
+ */
+function answerCpu(m: { type: string }): void {
+  if (m.type === 'cpu') process.send!({ type: 'cpu', micros: cpuMicros() } satisfies Msg);
+  if (m.type !== 'quiet') return;
+  const end = Date.now() + 20_000;
+  const look = (before: number) =>
+    setTimeout(() => {
+      const now = cpuMicros();
+      if (now - before < 5_000 || Date.now() > end) process.send!({ type: 'cpu', micros: now } satisfies Msg);
+      else look(now);
+    }, 100);
+  look(cpuMicros());
 }
 
 // ---------------------------------------------------------------- children: the two apps
@@ -144,6 +160,12 @@ class Child {
     this.proc.send(m);
     return p as Promise<Extract<Msg, { type: T }>>;
   }
+  /** Resolves when the app's process has gone quiet (see answerCpu). */
+  async quiet(): Promise<void> {
+    const p = this.next();
+    this.proc.send({ type: 'quiet' });
+    await p;
+  }
   async stop(): Promise<void> {
     const exited = new Promise((r) => this.proc.once('exit', r));
     this.proc.send({ type: 'stop' });
@@ -177,13 +199,13 @@ const pct = (xs: number[], p: number) => {
   return s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)]!;
 };
 
-async function settle(slack: Child, expected: number, timeoutMs = 60_000): Promise<void> {
+async function settle(slack: Child, app: Child, expected: number, timeoutMs = 60_000): Promise<void> {
   const end = Date.now() + timeoutMs;
   while ((await slack.ask({ type: 'count' })).responses < expected) {
     if (Date.now() > end) throw new Error(`dbops' status replies did not all land within ${timeoutMs} ms`);
     await new Promise((r) => setTimeout(r, 20));
   }
-  await new Promise((r) => setTimeout(r, 100)); // the last reply's own bookkeeping
+  await app.quiet(); // the runs' own bookkeeping after their replies
 }
 
 async function main(): Promise<void> {
@@ -209,7 +231,7 @@ async function main(): Promise<void> {
       await round(wires.bare, c.text, 20, undefined);
       const urls = c.replies ? (await slack.child.ask({ type: 'urls', n: 20 })).urls : undefined;
       await round(wires.dbops, c.text, 20, urls);
-      if (c.replies) await settle(slack.child, (expected += 20));
+      if (c.replies) await settle(slack.child, dbops.child, (expected += 20));
     }
     const authAfterWarmup = (await slack.child.ask({ type: 'count' })).authTests;
     let total = 0;
@@ -224,7 +246,7 @@ async function main(): Promise<void> {
             const urls = which === 'dbops' && c.replies ? (await slack.child.ask({ type: 'urls', n })).urls : undefined;
             t[which].push(...(await round(wires[which], c.text, n, urls)));
             total += n;
-            if (which === 'dbops' && c.replies) await settle(slack.child, (expected += n));
+            if (which === 'dbops' && c.replies) await settle(slack.child, dbops.child, (expected += n));
           }
         }
         const [b50, b99, d50, d99] = [pct(t.bare, 50), pct(t.bare, 99), pct(t.dbops, 50), pct(t.dbops, 99)];

@@ -46,16 +46,17 @@ type Queryable = Pick<pg.ClientBase, 'query'>;
 export async function appendAudit(c: Queryable, e: AuditEntry): Promise<void> {
   await c.query('SELECT pg_advisory_xact_lock(4242002)');
   // The chain's order is the bigint id (assigned below, under the lock), so the previous row is the
-  // highest id. Read Committed matters: this statement's snapshot is taken after the lock is held,
-  // so it sees the row the last lock holder committed (under Repeatable Read it might not).
-  const prev = await c.query<{ hash: string }>('SELECT hash FROM audit ORDER BY audit.id DESC LIMIT 1');
-  const prevHash = prev.rows[0]?.hash ?? GENESIS;
-  // Id and timestamp are fixed before the insert so the row is written once, hash included; the
-  // timestamp is text with microsecond precision so verification recomputes the exact same string.
-  const pre = await c.query<{ id: string; at: string }>(
-    `SELECT nextval('audit_id_seq')::text AS id, to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS at`,
+  // highest id. Read Committed matters, and so does this being a statement of its own after the
+  // lock's: its snapshot is taken with the lock held, so it sees the row the last holder committed.
+  // Previous hash, id and timestamp come in one round trip; the timestamp is text with microsecond
+  // precision so verification recomputes the exact same string, and both are fixed before the
+  // insert so the row is written once, hash included.
+  const pre = await c.query<{ prev: string | null; id: string; at: string }>(
+    `SELECT (SELECT hash FROM audit ORDER BY audit.id DESC LIMIT 1) AS prev, nextval('audit_id_seq')::text AS id,
+            to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS at`,
   );
   const { id, at } = pre.rows[0]!;
+  const prevHash = pre.rows[0]!.prev ?? GENESIS;
   // jsonb refuses NUL characters; strip them before hashing so stored and hashed content agree.
   const detail = JSON.parse(JSON.stringify(e.detail ?? {}).replace(/\\u0000/g, '')) as Record<string, unknown>;
   const hash = rowHash(prevHash, { id, at, actor: e.actor, action: e.action, runId: e.runId ?? null, target: e.target ?? null, channel: e.channel ?? null, outcome: e.outcome, detail });
