@@ -1,6 +1,7 @@
 // Point 9: what reaches Bolt is bounded and fresh: future timestamps and replays are refused,
 // oversize bodies are refused before they are buffered, /metrics needs its token.
 import { request } from 'node:http';
+import { Redis } from 'ioredis';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { connect, createTestDatabase } from '../helpers/db.js';
 import { APPROVER, ask, eventually, INCIDENTS, METRICS_TOKEN, OPS, REQUESTER, SIGNING_SECRET, startTestBot, stateQuery, targetsYaml, textOf, type TestBot } from '../helpers/bot.js';
@@ -131,6 +132,25 @@ it('a signed approval click replayed to ANOTHER replica (same Redis) is acked th
     expect(tb.fake.callsOf('response_url').length).toBe(replies);
   } finally {
     await other.bot.stop();
+  }
+});
+
+it('answers given in the ack (help, targets, a typo) leave nothing in Redis; a command that acts is marked there for the other replicas', async () => {
+  const redis = new Redis(tb.env.REDIS_URL!, { lazyConnect: true });
+  await redis.connect();
+  try {
+    const seen = async () => (await redis.keys(`${tb.env.DBOPS_QUEUE_PREFIX}:seen:*`)).length;
+    const before = await seen();
+    for (const text of ['help', 'targets', 'stauts demo', 'help vacuum']) {
+      const res = await tb.wire.slashCommand({ text, userId: REQUESTER, channelId: OPS });
+      expect(res.status).toBe(200);
+    }
+    await new Promise((r) => setTimeout(r, 300));
+    expect(await seen()).toBe(before);
+    expect(await ask(tb, 'status demo')).toMatch(/Connections \(cluster\)/);
+    expect(await seen()).toBe(before + 1);
+  } finally {
+    redis.disconnect();
   }
 });
 
