@@ -146,7 +146,7 @@ class Child {
   }
   static async start(kind: 'slack' | 'bare' | 'dbops', slackUrl?: string): Promise<{ child: Child; url: string }> {
     const env = { ...process.env, ...(slackUrl ? { BENCH_SLACK_API_URL: slackUrl } : {}) };
-    const proc = fork(fileURLToPath(import.meta.url), [`--serve=${kind}`], { env, stdio: ['ignore', 'inherit', 'inherit', 'ipc'], execArgv: process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : [] });
+    const proc = fork(fileURLToPath(import.meta.url), [`--serve=${kind}`], { env, stdio: ['ignore', 'inherit', 'inherit', 'ipc'], execArgv: [...(process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : []), ...(process.env.BENCH_NODE_ARGS?.split(' ').filter(Boolean) ?? [])] });
     const child = new Child(proc);
     const m = await child.next();
     if (m.type !== 'ready') throw new Error(`${kind} did not start`);
