@@ -2,10 +2,11 @@ import { z } from 'zod';
 import { DbopsError } from '../errors.js';
 import { restoredMark, restoringMark } from '../providers/restore-self-hosted.js';
 import { databaseInfo, databaseOf, databasesMarked, oldName } from '../postgres/rename.js';
-import { captureSwapSessions, runSwap, sessionDetail, swapDisplay, swapDrift, withAdmin, withRun, adminSession, type SwapFacts, type SwapOutput } from './db-swap.js';
+import { captureSwapSessions, sessionDetail, swapDisplay, swapDrift, withAdmin, type SwapFacts, type SwapOutput } from './db-swap.js';
 import { isCloud, KIND } from './restore-cloud.js';
 import { defineRunbook } from './runbook.js';
-import { cloudSwapLeftState, planCloudCutover, runCloudSwap, type CloudSwapFacts, type CloudSwapOutput } from './swap-cloud.js';
+import { cloudSwapLeftState, planCloudCutover, type CloudSwapFacts, type CloudSwapOutput } from './swap-cloud.js';
+import { sessionsEnded, swapPlanSteps, swapStep } from './swap-step.js';
 
 const runIdArg = (what: string) => z.string().regex(/^r_[a-z0-9]{6,40}$/, `name the ${what} run, like r_k3x9q2a8 (see \`/db runs\`)`);
 
@@ -78,12 +79,7 @@ export const cutover = defineRunbook<Args, Facts>({
     });
     return {
       summary: `Cut ${target.name} over to the restored database ${facts.restored} (restore ${a.restore})`,
-      steps: [
-        `Block new connections to ${facts.original} and ${facts.restored} (ALLOW_CONNECTIONS false, CONNECTION LIMIT 0)`,
-        `End the ${facts.sessions.length} approved session(s) through the kill guard (and the bot's own idle sessions)`,
-        `Rename ${facts.original} → ${facts.old}, then ${facts.restored} → ${facts.original}`,
-        'Put both databases’ connection settings back (also on failure; a failed rename is undone)',
-      ],
+      steps: swapPlanSteps(facts.original, facts.restored, facts.sessions.length, `Rename ${facts.original} → ${facts.old}, then ${facts.restored} → ${facts.original}`, ' (ALLOW_CONNECTIONS false, CONNECTION LIMIT 0)'),
       facts,
       display: swapDisplay(facts),
       detail: sessionDetail(facts),
@@ -92,22 +88,7 @@ export const cutover = defineRunbook<Args, Facts>({
     };
   },
   drift: swapDrift,
-  steps: [
-    {
-      name: 'swap',
-      title: 'Cutting over',
-      run: async (ctx) => {
-        if (ctx.facts.cloud) return runCloudSwap(ctx as never);
-        const c = await adminSession(ctx.target);
-        try {
-          const out: SwapOutput = await runSwap(c, { renames: withRun(ctx.facts.renames, ctx.runId), sessions: ctx.facts.sessions }, ctx);
-          return { ...out, runId: ctx.runId, target: ctx.target.name };
-        } finally {
-          await c.end().catch(() => undefined);
-        }
-      },
-    },
-  ],
+  steps: [swapStep<Args, Facts>('Cutting over')],
   leftState: (_s, f) =>
     f.cloud ? cloudSwapLeftState(f as CloudSwapFacts) : `If the step failed before renaming, nothing was renamed; if a rename failed, the ones done were undone, so ${f.original} still serves the original data. Connection settings of both databases were put back (if the bot itself died mid-way, connections may still be blocked: resuming the run finishes or undoes the swap).`,
   result: (outputs, f) => {
@@ -123,12 +104,11 @@ export const cutover = defineRunbook<Args, Facts>({
       };
     }
     const o = outputs.swap as SwapOutput & { runId: string; target: string };
-    const ended = o.signals.filter((s) => s.outcome === 'terminated').length;
     return {
       headline: `${o.target}'s database ${f.original} now serves the restored data (restore ${f.restoreRun}); the previous data is ${f.old}`,
       facts: [
         { label: 'Renamed', value: `${f.original} → ${f.old}\n${f.restored} → ${f.original}`, code: true },
-        { label: 'Sessions ended', value: `${ended} approved, ${o.botSessionsEnded} of the bot's own idle ones` },
+        { label: 'Sessions ended', value: sessionsEnded(o) },
         ...(o.alreadyDone ? [{ label: 'Note', value: `${o.alreadyDone} rename(s) had been done by an earlier attempt of this run` }] : []),
         { label: 'Roll back', value: `/db rollback ${o.target} ${o.runId}`, code: true },
       ],

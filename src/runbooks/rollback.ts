@@ -3,10 +3,11 @@ import { DbopsError } from '../errors.js';
 import { restoredMark } from '../providers/restore-self-hosted.js';
 import { databaseInfo, databaseOf, databasesMarked } from '../postgres/rename.js';
 import { runIdArg } from './cutover.js';
-import { adminSession, captureSwapSessions, parseSwapMark, runSwap, sessionDetail, swapDisplay, swapDrift, SWAP_MARK_PREFIX, withAdmin, withRun, type SwapFacts, type SwapOutput } from './db-swap.js';
+import { captureSwapSessions, parseSwapMark, sessionDetail, swapDisplay, swapDrift, SWAP_MARK_PREFIX, withAdmin, type SwapFacts, type SwapOutput } from './db-swap.js';
 import { isCloud, KIND } from './restore-cloud.js';
 import { defineRunbook } from './runbook.js';
-import { cloudSwapLeftState, planCloudRollback, runCloudSwap, type CloudSwapFacts, type CloudSwapOutput } from './swap-cloud.js';
+import { cloudSwapLeftState, planCloudRollback, type CloudSwapFacts, type CloudSwapOutput } from './swap-cloud.js';
+import { sessionsEnded, swapPlanSteps, swapStep } from './swap-step.js';
 
 const args = z.object({ cutover: runIdArg('cutover') }).strict();
 type Args = z.infer<typeof args>;
@@ -74,12 +75,7 @@ export const rollback = defineRunbook<Args, Facts>({
     });
     return {
       summary: `Roll back cutover ${a.cutover} on ${target.name}: ${facts.old} becomes ${facts.original} again`,
-      steps: [
-        `Block new connections to ${facts.original} and ${facts.old}`,
-        `End the ${facts.sessions.length} approved session(s) through the kill guard (and the bot's own idle sessions)`,
-        `Rename ${facts.original} → ${facts.restored}, then ${facts.old} → ${facts.original}`,
-        'Put both databases’ connection settings back (also on failure; a failed rename is undone)',
-      ],
+      steps: swapPlanSteps(facts.original, facts.old, facts.sessions.length, `Rename ${facts.original} → ${facts.restored}, then ${facts.old} → ${facts.original}`),
       facts,
       display: swapDisplay(facts),
       detail: sessionDetail(facts),
@@ -88,22 +84,7 @@ export const rollback = defineRunbook<Args, Facts>({
     };
   },
   drift: swapDrift,
-  steps: [
-    {
-      name: 'swap',
-      title: 'Rolling back',
-      run: async (ctx) => {
-        if (ctx.facts.cloud) return runCloudSwap(ctx as never);
-        const c = await adminSession(ctx.target);
-        try {
-          const out: SwapOutput = await runSwap(c, { renames: withRun(ctx.facts.renames, ctx.runId), sessions: ctx.facts.sessions }, ctx);
-          return { ...out, runId: ctx.runId, target: ctx.target.name };
-        } finally {
-          await c.end().catch(() => undefined);
-        }
-      },
-    },
-  ],
+  steps: [swapStep<Args, Facts>('Rolling back')],
   leftState: (_s, f) => f.cloud ? cloudSwapLeftState(f as CloudSwapFacts) : `If a rename failed, the ones done were undone, so ${f.original} still serves the restored data of the cutover. Connection settings of both databases were put back.`,
   result: (outputs, f) => {
     if (f.cloud) {
@@ -118,7 +99,7 @@ export const rollback = defineRunbook<Args, Facts>({
       headline: `${o.target}'s database ${f.original} serves the data from before cutover ${f.cutoverRun} again; the restored database is ${f.restored}`,
       facts: [
         { label: 'Renamed', value: `${f.original} → ${f.restored}\n${f.old} → ${f.original}`, code: true },
-        { label: 'Sessions ended', value: `${o.signals.filter((s) => s.outcome === 'terminated').length} approved, ${o.botSessionsEnded} of the bot's own idle ones` },
+        { label: 'Sessions ended', value: sessionsEnded(o) },
       ],
     };
   },
