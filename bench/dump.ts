@@ -14,112 +14,21 @@
  */
 import { execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { accessSync, constants, createWriteStream, mkdtempSync, rmSync } from 'node:fs';
+import { createWriteStream, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { delimiter, join } from 'node:path';
+import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
-import pg from 'pg';
 import { manifestName, parseManifest } from '../src/providers/manifest.js';
+import { ADMIN_URL, findPgTool, generate, intArg, median, mib, query, seconds, withDb } from './pg-bench.js';
 import { SelfHostedProvider } from '../src/providers/self-hosted.js';
 import { DirectoryStore } from '../src/providers/store-dir.js';
 import { pgToolEnv } from '../src/providers/pg-tools.js';
 
-const arg = (name: string, dflt: number | undefined): number | undefined => {
-  const hit = process.argv.find((a) => a.startsWith(`--${name}=`));
-  if (!hit) return dflt;
-  const v = Number(hit.split('=')[1]);
-  if (!Number.isInteger(v) || v <= 0) throw new Error(`--${name} must be a positive integer`);
-  return v;
-};
-const MB = arg('mb', 100)!;
-const JOBS = arg('jobs', undefined);
-const ROUNDS = arg('rounds', 3)!;
-const ADMIN_URL = process.env.BENCH_PG_URL ?? process.env.TEST_PG_ADMIN_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+const MB = intArg('mb', 100);
+const JOBS = intArg('jobs', undefined);
+const ROUNDS = intArg('rounds', 3);
 /** Four tables so `-j N` has work to spread (pg_dump parallelises per table). */
 const TABLES = Math.max(4, JOBS ?? 0);
-
-const isExecutable = (p: string) => {
-  try {
-    accessSync(p, constants.X_OK);
-    return true;
-  } catch {
-    return false;
-  }
-};
-
-/**
- * The pg_dump both sides use: `pg_config --bindir` first (it names the server's own version), then
- * PATH. Its directory is put first on PATH so the provider, which spawns `pg_dump` by name, runs the
- * very same binary as the bare side.
- */
-function findPgDump(): string {
-  try {
-    const bindir = execFileSync('pg_config', ['--bindir'], { stdio: ['ignore', 'pipe', 'ignore'], timeout: 10_000 }).toString().trim();
-    if (isExecutable(join(bindir, 'pg_dump'))) {
-      process.env.PATH = `${bindir}${delimiter}${process.env.PATH ?? ''}`;
-      return join(bindir, 'pg_dump');
-    }
-  } catch {
-    /* no pg_config: PATH below */
-  }
-  const onPath = (process.env.PATH ?? '').split(delimiter).map((d) => join(d, 'pg_dump')).find((p) => p && isExecutable(p));
-  if (onPath) return onPath;
-  throw new Error('cannot find pg_dump: neither `pg_config --bindir` nor PATH has it. Install the PostgreSQL client package.');
-}
-
-const withDb = (url: string, db: string) => {
-  const u = new URL(url);
-  u.pathname = `/${db}`;
-  return u.toString();
-};
-
-async function query(url: string, sql: string, params: unknown[] = []): Promise<pg.QueryResult> {
-  const c = new pg.Client({ connectionString: url });
-  await c.connect();
-  try {
-    return await c.query(sql, params);
-  } finally {
-    await c.end();
-  }
-}
-
-const dbSize = async (url: string) => Number((await query(url, 'SELECT pg_database_size(current_database())::float8 AS s')).rows[0].s);
-const mib = (b: number) => b / 1048576;
-
-/**
- * Rows of mixed data (numbers, timestamps, md5 text): compressible about like real tables, so the
- * compression pg_dump does is neither free nor pathological. Batches until the database has --mb.
- */
-async function generate(url: string): Promise<number> {
-  const c = new pg.Client({ connectionString: url });
-  await c.connect();
-  try {
-    for (let t = 0; t < TABLES; t++) {
-      await c.query(`CREATE TABLE bench_${t} (id bigint PRIMARY KEY, customer int, amount numeric(12,2), created timestamptz, note text) WITH (autovacuum_enabled = false)`);
-    }
-    const batch = 100_000;
-    let next = 1;
-    for (;;) {
-      for (let t = 0; t < TABLES; t++) {
-        await c.query(
-          `INSERT INTO bench_${t} SELECT g, (g * 7919) % 100000, (g % 100000) / 100.0, timestamptz '2026-01-01' + g * interval '1 second',
-                  md5(g::text) || ' ' || md5((g + $3)::text) FROM generate_series($1::bigint, $2::bigint) g`,
-          [next, next + batch - 1, t],
-        );
-      }
-      next += batch;
-      const size = await dbSize(url);
-      process.stdout.write(`\r  generating: ${mib(size).toFixed(0)} of ${MB} MiB`);
-      if (mib(size) >= MB) {
-        process.stdout.write('\n');
-        await c.query('VACUUM ANALYZE'); // hint bits set and stats fresh: no round pays for the first read
-        return size;
-      }
-    }
-  } finally {
-    await c.end();
-  }
-}
 
 /**
  * Written the way the bot's pg_dump writes: custom format to stdout (`pg_dump -Fc > file`; with
@@ -140,14 +49,8 @@ async function bare(pgDump: string, url: string, out: string): Promise<void> {
   });
 }
 
-const seconds = (t0: bigint) => Number(process.hrtime.bigint() - t0) / 1e9;
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
-};
-
 async function main(): Promise<void> {
-  const pgDump = findPgDump();
+  const pgDump = findPgTool('pg_dump');
   const db = `dbops_bench_dump_${randomBytes(4).toString('hex')}`;
   const dir = mkdtempSync(join(tmpdir(), 'dbops-bench-dump-'));
   const url = withDb(ADMIN_URL, db);
@@ -167,7 +70,7 @@ async function main(): Promise<void> {
     console.log(`dump bench: ${version} (${pgDump}); ${JOBS ? `directory format, -j ${JOBS}` : 'custom format'}; ${ROUNDS} rounds each way`);
     await query(ADMIN_URL, `CREATE DATABASE "${db}"`);
     created = true;
-    const size = await generate(url);
+    const size = await generate(url, { tables: TABLES, mb: MB, tableOptions: 'WITH (autovacuum_enabled = false)' });
     console.log(`  database ${db}: ${mib(size).toFixed(1)} MiB in ${TABLES} tables`);
 
     const store = new DirectoryStore(join(dir, 'store'));

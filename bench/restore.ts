@@ -16,115 +16,23 @@
  */
 import { execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { accessSync, constants, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { delimiter, join } from 'node:path';
-import pg from 'pg';
+import { join } from 'node:path';
 import { manifestName, parseManifest } from '../src/providers/manifest.js';
+import { ADMIN_URL, client, findPgTool, generate, intArg, median, mib, query, seconds, withDb } from './pg-bench.js';
 import { pgToolEnv } from '../src/providers/pg-tools.js';
 import { SelfHostedProvider } from '../src/providers/self-hosted.js';
 import { DirectoryStore } from '../src/providers/store-dir.js';
 import { columnsByTable, diffColumns, schemaVersions, tableCounts } from '../src/postgres/validation.js';
 
-const arg = (name: string, dflt: number): number => {
-  const hit = process.argv.find((a) => a.startsWith(`--${name}=`));
-  if (!hit) return dflt;
-  const v = Number(hit.split('=')[1]);
-  if (!Number.isInteger(v) || v <= 0) throw new Error(`--${name} must be a positive integer`);
-  return v;
-};
-const MB = arg('mb', 100);
-const JOBS = arg('jobs', 2);
-const ROUNDS = arg('rounds', 3);
-const ADMIN_URL = process.env.BENCH_PG_URL ?? process.env.TEST_PG_ADMIN_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+const MB = intArg('mb', 100);
+const JOBS = intArg('jobs', 2);
+const ROUNDS = intArg('rounds', 3);
 /** At least four tables so `-j N` has work to spread (pg_restore parallelises per table and index). */
 const TABLES = Math.max(4, JOBS);
 
-const isExecutable = (p: string) => {
-  try {
-    accessSync(p, constants.X_OK);
-    return true;
-  } catch {
-    return false;
-  }
-};
-
-/**
- * pg_dump/pg_restore from `pg_config --bindir` first (the server's own version), then PATH; that
- * directory is put first on PATH, so the provider (which spawns the tools by name) runs the very
- * same binaries as the bare side.
- */
-function findTool(name: string): string {
-  try {
-    const bindir = execFileSync('pg_config', ['--bindir'], { stdio: ['ignore', 'pipe', 'ignore'], timeout: 10_000 }).toString().trim();
-    if (isExecutable(join(bindir, name))) {
-      if (!(process.env.PATH ?? '').startsWith(bindir + delimiter)) process.env.PATH = `${bindir}${delimiter}${process.env.PATH ?? ''}`;
-      return join(bindir, name);
-    }
-  } catch {
-    /* no pg_config: PATH below */
-  }
-  const onPath = (process.env.PATH ?? '').split(delimiter).map((d) => join(d, name)).find((p) => p && isExecutable(p));
-  if (onPath) return onPath;
-  throw new Error(`cannot find ${name}: neither \`pg_config --bindir\` nor PATH has it. Install the PostgreSQL client package.`);
-}
-
-const withDb = (url: string, db: string) => {
-  const u = new URL(url);
-  u.pathname = `/${db}`;
-  return u.toString();
-};
-
-async function client(url: string): Promise<pg.Client> {
-  const c = new pg.Client({ connectionString: url });
-  await c.connect();
-  return c;
-}
-
-async function query(url: string, sql: string, params: unknown[] = []): Promise<pg.QueryResult> {
-  const c = await client(url);
-  try {
-    return await c.query(sql, params);
-  } finally {
-    await c.end();
-  }
-}
-
-const dbSize = async (url: string) => Number((await query(url, 'SELECT pg_database_size(current_database())::float8 AS s')).rows[0].s);
-const mib = (b: number) => b / 1048576;
 const dropDb = (db: string) => query(ADMIN_URL, `DROP DATABASE IF EXISTS "${db}" WITH (FORCE)`);
-
-/** Mixed rows (numbers, timestamps, md5 text) with a primary key and one more index, so restore builds indexes too. */
-async function generate(url: string): Promise<number> {
-  const c = await client(url);
-  try {
-    for (let t = 0; t < TABLES; t++) {
-      await c.query(`CREATE TABLE bench_${t} (id bigint PRIMARY KEY, customer int, amount numeric(12,2), created timestamptz, note text)`);
-    }
-    const batch = 100_000;
-    let next = 1;
-    for (;;) {
-      for (let t = 0; t < TABLES; t++) {
-        await c.query(
-          `INSERT INTO bench_${t} SELECT g, (g * 7919) % 100000, (g % 100000) / 100.0, timestamptz '2026-01-01' + g * interval '1 second',
-                  md5(g::text) || ' ' || md5((g + $3)::text) FROM generate_series($1::bigint, $2::bigint) g`,
-          [next, next + batch - 1, t],
-        );
-      }
-      next += batch;
-      const size = await dbSize(url);
-      process.stdout.write(`\r  generating: ${mib(size).toFixed(0)} of ${MB} MiB`);
-      if (mib(size) >= MB) {
-        process.stdout.write('\n');
-        for (let t = 0; t < TABLES; t++) await c.query(`CREATE INDEX ON bench_${t} (customer)`);
-        await c.query('VACUUM ANALYZE');
-        return size;
-      }
-    }
-  } finally {
-    await c.end();
-  }
-}
 
 /** The bare side: a fresh database and pg_restore with the bot's own flags (minus --verbose, which only feeds its progress). */
 async function bare(pgRestore: string, db: string, artifact: string): Promise<void> {
@@ -155,15 +63,9 @@ async function validate(restoredUrl: string, sourceUrl: string): Promise<{ table
   }
 }
 
-const seconds = (t0: bigint) => Number(process.hrtime.bigint() - t0) / 1e9;
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
-};
-
 async function main(): Promise<void> {
-  findTool('pg_dump');
-  const pgRestore = findTool('pg_restore');
+  findPgTool('pg_dump');
+  const pgRestore = findPgTool('pg_restore');
   const tag = randomBytes(4).toString('hex');
   const srcDb = `dbops_bench_rst_${tag}`;
   const botDb = `${srcDb}_bot`;
@@ -182,7 +84,8 @@ async function main(): Promise<void> {
     console.log(`restore bench: ${execFileSync(pgRestore, ['--version']).toString().trim()} (${pgRestore}); directory format, -j ${JOBS}; ${ROUNDS} rounds each way`);
     await query(ADMIN_URL, `CREATE DATABASE "${srcDb}"`);
     created = true;
-    const size = await generate(url);
+    // A primary key and one more index per table, so the restore builds indexes too.
+    const size = await generate(url, { tables: TABLES, mb: MB, afterFill: async (c) => { for (let t = 0; t < TABLES; t++) await c.query(`CREATE INDEX ON bench_${t} (customer)`); } });
     console.log(`  source ${srcDb}: ${mib(size).toFixed(1)} MiB in ${TABLES} tables`);
 
     const storeDir = join(dir, 'store');
