@@ -2,7 +2,7 @@
  * The restore, rename and delete methods aws-rds and aws-aurora share: both hand restore-aws.ts their
  * own client, identifier and target; only what `restoreOps` returns differs (an instance, a cluster).
  */
-import type { InstanceOpCheckpoint, InstanceOpPoll, InstanceRestoreCheck, InstanceRestoreRequest, ManagedInstance, ScratchDeleteLook, SwapTag } from './provider.js';
+import type { InstanceOpCheckpoint, InstanceOpPoll, InstanceRestoreCheck, InstanceRestoreRequest, ManagedInstance, RunCopyKind, ScratchDeleteLook, SwapTag } from './provider.js';
 import { checkAwsRestore, deleteAwsRestored, deleteAwsScratch, describeAwsManaged, findAwsManaged, pollAwsOp, startAwsRename, startAwsRestore, type AwsRestoreOps } from './restore-aws.js';
 
 export abstract class AwsRestoreMethods {
@@ -26,10 +26,7 @@ export abstract class AwsRestoreMethods {
   startRename(from: string, to: string, mark: SwapTag): Promise<InstanceOpCheckpoint> {
     return startAwsRename(this.restoreOps, from, to, mark);
   }
-  deleteScratch(name: string, owner: string): Promise<ScratchDeleteLook> {
-    return deleteAwsScratch(this.restoreOps, name, owner);
-  }
-  deleteRestored(name: string, owner: string): Promise<ScratchDeleteLook> {
-    return deleteAwsRestored(this.restoreOps, name, owner);
+  deleteRunCopy(kind: RunCopyKind, name: string, owner: string): Promise<ScratchDeleteLook> {
+    return (kind === 'scratch' ? deleteAwsScratch : deleteAwsRestored)(this.restoreOps, name, owner);
   }
 }

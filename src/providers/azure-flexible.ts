@@ -5,7 +5,7 @@ import { azureTopology, pollAzureOperation, startAzureFailover, startAzureRetent
 import type { FailoverRequest, OperationCheckpoint, OperationPoll, Topology } from './emergency.js';
 import { selectSnapshots } from './list.js';
 import { ENGINE_CAPABILITIES } from './capabilities.js';
-import type { Capability, InstanceOpCheckpoint, InstanceOpPoll, InstanceRestoreCheck, InstanceRestoreRequest, ListOptions, ManagedInstance, PollResult, Provider, RestorableWindow, ScratchDeleteLook, Snapshot, SnapshotCheckpoint, StartResult } from './provider.js';
+import type { Capability, InstanceOpCheckpoint, InstanceOpPoll, InstanceRestoreCheck, InstanceRestoreRequest, ListOptions, ManagedInstance, PollResult, Provider, RestorableWindow, RunCopyKind, ScratchDeleteLook, Snapshot, SnapshotCheckpoint, StartResult } from './provider.js';
 
 export interface AzureFlexibleOptions {
   readonly target: string;
@@ -124,11 +124,8 @@ export class AzureFlexibleProvider implements Provider {
   findManaged(by: { restoreRun?: string }): Promise<ManagedInstance[]> {
     return findAzureManaged(this.#restoreOps, by);
   }
-  deleteScratch(name: string, owner: string, checkpoint?: string): Promise<ScratchDeleteLook> {
-    return deleteAzureScratch(this.#restoreOps, name, owner, checkpoint);
-  }
-  deleteRestored(name: string, owner: string, checkpoint?: string): Promise<ScratchDeleteLook> {
-    return deleteAzureRestored(this.#restoreOps, name, owner, checkpoint);
+  deleteRunCopy(kind: RunCopyKind, name: string, owner: string, checkpoint?: string): Promise<ScratchDeleteLook> {
+    return (kind === 'scratch' ? deleteAzureScratch : deleteAzureRestored)(this.#restoreOps, name, owner, checkpoint);
   }
 
   // Emergency operations (azure-emergency.ts) on the same client and server.

@@ -13,7 +13,7 @@ export type Capability =
   | 'list' // listSnapshots
   | 'window' // restorableWindow (retention and, where the engine has one, earliest/latest restorable time)
   | 'prune' // prune: the bot enforces retention itself (self-hosted dumps)
-  | 'verify' // self-hosted: verify (a scratch database); cloud: restore + deleteScratch (a scratch instance, compared with the source)
+  | 'verify' // self-hosted: verify (a scratch database); cloud: restore + deleteRunCopy('scratch') (a scratch instance, compared with the source)
   | 'restore' // self-hosted: checkRestore + restoreSnapshot (into a new database); cloud: checkInstanceRestore + startInstanceRestore + pollInstanceOp (into a new instance)
   | 'pitr' // cloud: the same methods with a point in time as the source (restore-aws.ts, restore-azure.ts)
   | 'rename' // cloud: startRename + pollInstanceOp (the cutover's identifier swap) and the lookups it needs
@@ -213,6 +213,9 @@ export interface SwapTag {
 export const SCRATCH_PREFIX = 'dbops-verify-';
 
 /** One look at deleting a scratch copy. `checkpoint`: engine state to hand to the next look (Azure: the LRO poller). */
+/** What a run's copy is: a backup-verify scratch copy, or a `/db restore`'s new instance. */
+export type RunCopyKind = 'scratch' | 'restored';
+
 export interface ScratchDeleteLook {
   readonly gone: boolean;
   readonly progress: string;
@@ -272,15 +275,12 @@ export interface Provider {
   /** Instances carrying a mark: the restore of a run, or the two sides of a cutover. */
   findManaged?(by: { restoreRun?: string; swapRun?: string }, opts?: CallOptions): Promise<ManagedInstance[]>;
   /**
-   * One look at deleting a backup-verify scratch copy (`dbops-verify-…`, tagged with `owner`): starts
-   * the delete, never waits; call again until `gone`. Refuses (ProviderError) anything not ours.
+   * One look at deleting a copy a run made, tagged with `owner` (the run): a backup-verify scratch copy
+   * (`dbops-verify-…`), or the NEW instance/cluster/server of a failed `/db restore` (its abort: only
+   * one tagged with this target, never the target's own, never one a cutover marked). Starts the
+   * delete, never waits; call again until `gone`. Refuses (ProviderError) anything else.
    */
-  deleteScratch?(name: string, owner: string, checkpoint?: string, opts?: CallOptions): Promise<ScratchDeleteLook>;
-  /**
-   * The same look for the NEW instance/cluster/server of a failed `/db restore` (its abort): only one
-   * tagged with this target and `owner`, never the target's own, never one a cutover marked.
-   */
-  deleteRestored?(name: string, owner: string, checkpoint?: string, opts?: CallOptions): Promise<ScratchDeleteLook>;
+  deleteRunCopy?(kind: RunCopyKind, name: string, owner: string, checkpoint?: string, opts?: CallOptions): Promise<ScratchDeleteLook>;
   /** Marks `from` with `mark`, then renames it to `to` (which must not exist). Wait on `to` afterwards. */
   startRename?(from: string, to: string, mark: SwapTag, opts?: CallOptions): Promise<InstanceOpCheckpoint>;
 

@@ -165,7 +165,7 @@ export async function compareStep(ctx: Ctx): Promise<CompareOutput> {
 export async function scratchDeleteStep(ctx: Ctx): Promise<Record<string, unknown>> {
   const f = ctx.facts.cloud!;
   const scratch = scratchName(ctx.runId);
-  const look = await providerOf(ctx.target).deleteScratch!(scratch, ctx.runId, ctx.checkpoint.deleteOp as string | undefined);
+  const look = await providerOf(ctx.target).deleteRunCopy!('scratch', scratch, ctx.runId, ctx.checkpoint.deleteOp as string | undefined);
   if (look.gone) return { scratch, deleted: true };
   if (look.checkpoint) await ctx.saveCheckpoint({ deleteOp: look.checkpoint });
   return ctx.pollAgain(pollIntervalMs(), { text: `scratch ${KIND[f.engine]} ${scratch}: ${look.progress}` });

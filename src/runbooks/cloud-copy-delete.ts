@@ -5,7 +5,7 @@
  * looks (its instances first, then the cluster), RDS and Azure one to send the delete. Bounded by
  * the abort's hold on the run, so a second abort can pick up where a dead process stopped.
  */
-import type { Provider, ScratchDeleteLook } from '../providers/index.js';
+import type { Provider, RunCopyKind, ScratchDeleteLook } from '../providers/index.js';
 import { pollIntervalMs } from './poll-interval.js';
 import type { AbortContext } from './runbook.js';
 
@@ -28,12 +28,12 @@ export async function deleteUntilGone(look: (checkpoint?: string) => Promise<Scr
  * cutover mark; otherwise said why it is kept. `kind` picks the provider's delete (its own guards
  * refuse anything else again). `label` names it in the report ("the scratch DB instance x").
  */
-export async function abortRunCopy(p: Provider, kind: 'scratch' | 'restored', name: string, label: string, what: string, ctx: AbortContext): Promise<{ removed: string[]; kept: string[] }> {
+export async function abortRunCopy(p: Provider, kind: RunCopyKind, name: string, label: string, what: string, ctx: AbortContext): Promise<{ removed: string[]; kept: string[] }> {
   const m = await p.describeManaged!(name);
   if (!m) return { removed: [], kept: [`(${label} does not exist: nothing to remove)`] };
   if (m.restoreRun !== ctx.runId) return { removed: [], kept: [`${what}: it is not this run's`] };
   if (m.swap) return { removed: [], kept: [`${what}: it was part of a cutover (roll it back first)`] };
   if (ctx.dryRun) return { removed: [label], kept: [] };
-  const done = await deleteUntilGone((cp) => (kind === 'scratch' ? p.deleteScratch!(name, ctx.runId, cp) : p.deleteRestored!(name, ctx.runId, cp)));
+  const done = await deleteUntilGone((cp) => p.deleteRunCopy!(kind, name, ctx.runId, cp));
   return { removed: [`${label}${done.gone ? '' : ` (delete under way: ${done.progress}; the engine finishes it)`}`], kept: [] };
 }

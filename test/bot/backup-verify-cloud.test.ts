@@ -174,15 +174,15 @@ describe('/db backup verify on aws-rds (moto)', () => {
     expect(sent.filter((s) => /^(Restore|Create|Delete)/.test(s.action))).toEqual([]);
   });
 
-  it('deleteScratch only ever deletes a dbops-verify-… instance tagged with the run', async () => {
+  it('deleteRunCopy(\'scratch\') only ever deletes a dbops-verify-… instance tagged with the run', async () => {
     const p = new AwsRdsProvider({ target: 'rds-ok', instance: 'orders-db', client: setup });
-    await expect(p.deleteScratch('orders-db', 'r_0123456789ab')).rejects.toThrow(/is not a backup-verify scratch copy/);
+    await expect(p.deleteRunCopy('scratch', 'orders-db', 'r_0123456789ab')).rejects.toThrow(/is not a backup-verify scratch copy/);
     const stranger = 'dbops-verify-r-ffffffffffff';
     await setup.send(new CreateDBInstanceCommand({ DBInstanceIdentifier: stranger, Engine: 'postgres', DBInstanceClass: 'db.t3.micro', AllocatedStorage: 20, MasterUsername: 'admin1', MasterUserPassword: PASSWORD }));
-    await expect(p.deleteScratch(stranger, 'r_ffffffffffff')).rejects.toThrow(/does not carry this run's tags/);
+    await expect(p.deleteRunCopy('scratch', stranger, 'r_ffffffffffff')).rejects.toThrow(/does not carry this run's tags/);
     expect(await instance(stranger)).toBeDefined();
     expect(await instance('orders-db')).toBeDefined();
-    expect(await p.deleteScratch('dbops-verify-r-000000000000', 'r_000000000000')).toMatchObject({ gone: true });
+    expect(await p.deleteRunCopy('scratch', 'dbops-verify-r-000000000000', 'r_000000000000')).toMatchObject({ gone: true });
   });
 });
 

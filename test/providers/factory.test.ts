@@ -56,9 +56,9 @@ describe('providerFor', () => {
     const sh = providerFor({ ...base, name: 'd', engine: 'self-hosted', backups: { store: '/var/backups/dbops', keep: 7 } });
     expect(sh).toBeInstanceOf(SelfHostedProvider);
     expect(sh.verify).toBeTypeOf('function');
-    // Cloud engines verify through a scratch instance (restore + deleteScratch), not provider.verify.
+    // Cloud engines verify through a scratch instance (restore + deleteRunCopy('scratch')), not provider.verify.
     expect(aws.verify).toBeUndefined();
-    expect(aws.deleteScratch).toBeTypeOf('function');
+    expect(aws.deleteRunCopy).toBeTypeOf('function');
     rds.destroy();
   });
 
