@@ -17,7 +17,7 @@
  */
 import { execFileSync, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { accessSync, chownSync, constants, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { chownSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
@@ -26,6 +26,7 @@ import { signalSessions } from '../src/postgres/kill.js';
 import { openTargetSession } from '../src/postgres/session.js';
 import { listSessions } from '../src/postgres/sessions.js';
 import { startBenchBot, type BenchBot } from './bench-bot.js';
+import { isExecutable } from './pg-bench.js';
 
 const arg = (name: string, dflt: number) => {
   const hit = process.argv.find((a) => a.startsWith(`--${name}=`));
@@ -53,15 +54,6 @@ async function freePort(): Promise<number> {
     });
   });
 }
-
-const isExecutable = (p: string) => {
-  try {
-    accessSync(p, constants.X_OK);
-    return true;
-  } catch {
-    return false;
-  }
-};
 
 /**
  * Where initdb and pg_ctl are: `pg_config --bindir` first (Debian keeps the server binaries off PATH,

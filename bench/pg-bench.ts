@@ -21,7 +21,7 @@ export function intArg(name: string, dflt: number | undefined): number | undefin
   return v;
 }
 
-const isExecutable = (p: string) => {
+export const isExecutable = (p: string) => {
   try {
     accessSync(p, constants.X_OK);
     return true;
