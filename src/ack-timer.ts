@@ -8,7 +8,7 @@ function kindOf(req: IncomingMessage): AckKind {
   if (!body) return 'other';
   if (String(req.headers['content-type'] ?? '').startsWith('application/json')) return 'event';
   // Form keys, found without parsing the form (inside values `=` is percent-encoded).
-  const hasKey = (k: string) => body.subarray(0, k.length + 1).equals(Buffer.from(`${k}=`)) || body.includes(`&${k}=`);
+  const hasKey = (k: string) => body.indexOf(`${k}=`) === 0 || body.includes(`&${k}=`);
   if (hasKey('command')) return 'command';
   if (hasKey('payload')) return 'interactive';
   return 'other';

@@ -108,7 +108,7 @@ export function buildApp(
     // The edge (guardSlackEndpoint, below) verifies every request to these endpoints before Bolt
     // sees it and refuses unsigned ones; Bolt checking again would only double the ack path's hashing.
     signatureVerification: false,
-    // The edge's cross-replica replay verdict, into the listeners' context (handlers/replay-gate.ts).
+    // The edge's cross-replica replay check, into the listeners' context (handlers/replay-gate.ts).
     customPropertiesExtractor: (req: IncomingMessage) => {
       const v = (req as unknown as Record<string, unknown>)[REPLAY_VERDICT];
       return v ? { [REPLAY_VERDICT]: v } : {};

@@ -19,7 +19,7 @@ export function editDistance(a: string, b: string, max = Infinity): number {
       row[j] = v;
       if (v < rowMin) rowMin = v;
     }
-    // Every later row is at least this row's minimum minus nothing: past the limit, stop.
+    // Row minima never decrease, so once a whole row is past the limit the distance is too.
     if (rowMin > max) return max + 1;
     [prev2, prev, row] = [prev, row, prev2];
   }

@@ -33,8 +33,8 @@ function cardMismatch(run: RunRow, body: BlockButtonAction): string | undefined 
 /** Only people decide: a user-group or bot id in the click is refused before anything is looked up. */
 const NOT_A_USER = 'Only a Slack user (U… or W… id) can approve or deny a request.';
 
-export function registerActions(app: Routes, deps: HandlerDeps): void {
-  app.action<BlockButtonAction>('approval_approve', async ({ ack, action, body, respond, context }) => {
+export function registerActions(routes: Routes, deps: HandlerDeps): void {
+  routes.action<BlockButtonAction>('approval_approve', async ({ ack, action, body, respond, context }) => {
     await ack();
     const runId = action.value ?? '';
     const user = body.user.id;
@@ -84,7 +84,7 @@ export function registerActions(app: Routes, deps: HandlerDeps): void {
     }
   });
 
-  app.action<BlockButtonAction>('approval_deny', async ({ ack, action, body, respond, context }) => {
+  routes.action<BlockButtonAction>('approval_deny', async ({ ack, action, body, respond, context }) => {
     await ack();
     const user = body.user.id;
     const log = deps.log.child({ runId: action.value, user });

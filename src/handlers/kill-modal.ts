@@ -51,7 +51,7 @@ async function computePreview(deps: HandlerDeps, s: KillModalState): Promise<str
   }
 }
 
-export function registerKillModal(app: Routes, deps: HandlerDeps): void {
+export function registerKillModal(routes: Routes, deps: HandlerDeps): void {
   customModals.set('kill', async (d, cmd, meta) => {
     const target = prefillTarget(cmd);
     const flag = (name: string) => (typeof cmd.raw[name] === 'string' ? (cmd.raw[name] as string) : undefined);
@@ -61,7 +61,7 @@ export function registerKillModal(app: Routes, deps: HandlerDeps): void {
     return killModal(d.targets, s, meta, await preview(d, s));
   });
 
-  app.action<BlockAction>(KILL_PREVIEW_ACTION, async ({ ack, body }) => {
+  routes.action<BlockAction>(KILL_PREVIEW_ACTION, async ({ ack, body }) => {
     await ack();
     const view = body.view;
     if (!view) return;

@@ -52,8 +52,8 @@ function firstInput(view: ViewLike, preferred: string): string {
 
 const STALE_FORM = 'This form could not be verified (it was changed, or is too old). Close it and run the command again.';
 
-export function registerModals(app: Routes, deps: HandlerDeps): void {
-  app.view(RUNBOOK_MODAL, async ({ ack, view, body, context }) => {
+export function registerModals(routes: Routes, deps: HandlerDeps): void {
+  routes.view(RUNBOOK_MODAL, async ({ ack, view, body, context }) => {
     const user = body.user.id;
     const log = deps.log.child({ user, view: RUNBOOK_MODAL });
     // Only what the bot sealed when it opened this modal, for this very user, is trusted.
@@ -101,7 +101,7 @@ export function registerModals(app: Routes, deps: HandlerDeps): void {
     }
   });
 
-  app.view(DENY_MODAL, async ({ ack, view, body, context }) => {
+  routes.view(DENY_MODAL, async ({ ack, view, body, context }) => {
     const user = body.user.id;
     const meta = deps.metadata.open('deny', view.private_metadata, denyMeta);
     if (!meta || meta.user !== user || !slackUserId.safeParse(user).success) {

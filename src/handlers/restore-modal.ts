@@ -62,7 +62,7 @@ async function viewFor(deps: HandlerDeps, s: RestoreModalState, budgetMs: number
   return withProposal(target, v, s);
 }
 
-export function registerRestoreModal(app: Routes, deps: HandlerDeps): void {
+export function registerRestoreModal(routes: Routes, deps: HandlerDeps): void {
   customModals.set('restore', async (d, cmd, meta) => {
     const str = (k: string) => (typeof cmd.raw[k] === 'string' ? (cmd.raw[k] as string) : undefined);
     const target = prefillTarget(cmd);
@@ -74,7 +74,7 @@ export function registerRestoreModal(app: Routes, deps: HandlerDeps): void {
     return restoreModal(cmd.runbook, d.targets, s, await viewFor(d, s, OPEN_BUDGET_MS), meta);
   });
 
-  app.action<BlockAction>(RESTORE_REFRESH_ACTION, async ({ ack, body }) => {
+  routes.action<BlockAction>(RESTORE_REFRESH_ACTION, async ({ ack, body }) => {
     await ack();
     const view = body.view;
     const rb = deps.registry.get('restore');

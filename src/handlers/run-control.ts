@@ -11,8 +11,8 @@ import { replayedElsewhere } from './replay-gate.js';
  * The Confirm button of `/db run <id> abort`. Its value is sealed for the run and the person it was
  * shown to: a forged click, someone else's click, or a stale button (older than a day) removes nothing.
  */
-export function registerRunControl(app: Routes, deps: HandlerDeps): void {
-  app.action<BlockButtonAction>(ABORT_CONFIRM_ACTION, async ({ ack, action, body, respond, context }) => {
+export function registerRunControl(routes: Routes, deps: HandlerDeps): void {
+  routes.action<BlockButtonAction>(ABORT_CONFIRM_ACTION, async ({ ack, action, body, respond, context }) => {
     await ack();
     const user = body.user.id;
     const log = deps.log.child({ user, action: ABORT_CONFIRM_ACTION });

@@ -212,10 +212,10 @@ export interface SwapTag {
 /** `/db backup verify` names its scratch copies `dbops-verify-<run>`; only such names may be deleted. */
 export const SCRATCH_PREFIX = 'dbops-verify-';
 
-/** One look at deleting a scratch copy. `checkpoint`: engine state to hand to the next look (Azure: the LRO poller). */
 /** What a run's copy is: a backup-verify scratch copy, or a `/db restore`'s new instance. */
 export type RunCopyKind = 'scratch' | 'restored';
 
+/** One look at deleting a run's copy. `checkpoint`: engine state to hand to the next look (Azure: the LRO poller). */
 export interface ScratchDeleteLook {
   readonly gone: boolean;
   readonly progress: string;

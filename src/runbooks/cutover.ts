@@ -79,7 +79,7 @@ export const cutover = defineRunbook<Args, Facts>({
     });
     return {
       summary: `Cut ${target.name} over to the restored database ${facts.restored} (restore ${a.restore})`,
-      steps: swapPlanSteps(facts.original, facts.restored, facts.sessions.length, `Rename ${facts.original} → ${facts.old}, then ${facts.restored} → ${facts.original}`, ' (ALLOW_CONNECTIONS false, CONNECTION LIMIT 0)'),
+      steps: swapPlanSteps(facts, ' (ALLOW_CONNECTIONS false, CONNECTION LIMIT 0)'),
       facts,
       display: swapDisplay(facts),
       detail: sessionDetail(facts),

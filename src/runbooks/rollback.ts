@@ -75,7 +75,7 @@ export const rollback = defineRunbook<Args, Facts>({
     });
     return {
       summary: `Roll back cutover ${a.cutover} on ${target.name}: ${facts.old} becomes ${facts.original} again`,
-      steps: swapPlanSteps(facts.original, facts.old, facts.sessions.length, `Rename ${facts.original} → ${facts.restored}, then ${facts.old} → ${facts.original}`),
+      steps: swapPlanSteps(facts),
       facts,
       display: swapDisplay(facts),
       detail: sessionDetail(facts),

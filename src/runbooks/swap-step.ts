@@ -23,12 +23,12 @@ export function swapStep<A, F extends SwapFacts & { cloud?: CloudSwapFacts['clou
   };
 }
 
-/** The self-hosted swap as its approval card lists it: block, drain, rename both, put settings back. */
-export function swapPlanSteps(original: string, other: string, sessions: number, renames: string, blockDetail = ''): string[] {
+/** The self-hosted swap as its approval card lists it, from its planned renames: block, drain, rename both, put settings back. */
+export function swapPlanSteps(f: SwapFacts, blockDetail = ''): string[] {
   return [
-    `Block new connections to ${original} and ${other}${blockDetail}`,
-    `End the ${sessions} approved session(s) through the kill guard (and the bot's own idle sessions)`,
-    renames,
+    `Block new connections to ${f.renames.map((r) => r.from).join(' and ')}${blockDetail}`,
+    `End the ${f.sessions.length} approved session(s) through the kill guard (and the bot's own idle sessions)`,
+    `Rename ${f.renames.map((r) => `${r.from} → ${r.to}`).join(', then ')}`,
     'Put both databases’ connection settings back (also on failure; a failed rename is undone)',
   ];
 }
