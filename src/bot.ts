@@ -5,6 +5,7 @@ import { ApproverDirectory } from './approvals/usergroups.js';
 import { metadataSealerFor } from './slack/metadata.js';
 import type { AppConfig } from './config.js';
 import type { HandlerDeps } from './handlers/deps.js';
+import { AFTER_ACK_DEFAULTS, AfterAck } from './handlers/after-ack.js';
 import { DrillScheduler } from './jobs/drills.js';
 import { Housekeeping, sweep } from './jobs/maintenance.js';
 import { RunQueue } from './jobs/queue.js';
@@ -44,6 +45,8 @@ export interface StartOptions {
   workerConcurrency?: number;
   /** bullmq-otel from src/tracing.ts when OTEL_EXPORTER_OTLP_ENDPOINT is set. */
   telemetry?: Telemetry;
+  /** How commands' work after their ack is admitted (src/handlers/after-ack.ts); tests widen the window. */
+  afterAck?: { concurrency: number; youngMs: number };
 }
 
 export interface RunningBot {
@@ -157,7 +160,8 @@ export async function startBot(config: AppConfig, opts: StartOptions = {}): Prom
       rateWindowMs: config.rateLimit.windowMs,
       maxPendingApprovals: config.maxPendingApprovals,
     };
-    const deps: HandlerDeps = { ...base, targets: live.view, queue, limits, client: interactive, directory: new ApproverDirectory(interactive, log), metadata: metadataSealerFor(config) };
+    const afterAck = new AfterAck({ ...(opts.afterAck ?? AFTER_ACK_DEFAULTS), onWaiting: (n) => metrics.commandsWaiting.set(n) });
+    const deps: HandlerDeps = { ...base, targets: live.view, queue, limits, client: interactive, directory: new ApproverDirectory(interactive, log), metadata: metadataSealerFor(config), afterAck };
     registerHandlers(app, deps);
     const started = (await app.start(config.port)) as unknown;
     if (started && typeof (started as Server).address === 'function') {

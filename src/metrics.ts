@@ -24,6 +24,8 @@ export class Metrics {
   readonly queueOldestWaitingSeconds = new Gauge({ name: 'dbops_queue_oldest_waiting_seconds', help: 'Age of the oldest job waiting for a worker (0 when none), by queue', labelNames: ['queue'] as const, registers: [this.registry] });
   /** Incremented through countProviderError (src/providers code calls it; see the README). */
   readonly providerErrors = new Counter({ name: 'dbops_provider_errors_total', help: 'Cloud/engine provider API errors by engine and code', labelNames: ['engine', 'code'] as const, registers: [this.registry] });
+  /** Commands acked but still waiting for their turn to run (src/handlers/after-ack.ts). */
+  readonly commandsWaiting = new Gauge({ name: 'dbops_commands_waiting', help: 'Commands acknowledged and waiting for a slot to do their work in this web process', registers: [this.registry] });
   readonly targetQuerySeconds = new Histogram({ name: 'dbops_target_query_seconds', help: 'Query latency on target databases, by target (configured name) and outcome', labelNames: ['target', 'outcome'] as const, buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 15, 60, 600], registers: [this.registry] });
 
   constructor(opts: { defaults?: boolean } = {}) {

@@ -1,4 +1,4 @@
-import type { App } from '@slack/bolt';
+import type { App, Context, RespondFn, SlashCommand } from '@slack/bolt';
 import { parseCommand, type Command } from '../commands/parse.js';
 import { helpMessage, targetsMessage, verbHelpMessage } from '../commands/help.js';
 import { DbopsError, userMessageOf } from '../errors.js';
@@ -12,6 +12,7 @@ import { slackUserId } from '../slack/metadata.js';
 import { listAudit, verifyAudit } from '../store/audit.js';
 import { listApprovals } from '../store/approvals.js';
 import { getRun, listRuns, listSteps } from '../store/runs.js';
+import type { Logger } from '../log.js';
 import type { HandlerDeps } from './deps.js';
 import { openModalFor } from './modals.js';
 import { respondError, respondWith } from './reply.js';
@@ -63,42 +64,47 @@ export function registerCommand(app: App, deps: HandlerDeps): void {
       return;
     }
     await ack();
-    if (await replayedElsewhere(context, log)) return;
-    try {
-      switch (cmd.kind) {
-        case 'runs':
-          return await respondWith(respond, runsMessage(await listRuns(deps.pool, cmd.target ? { target: cmd.target } : {}), cmd.target));
-        case 'run': {
-          if (cmd.action === 'resume') return await respondWith(respond, await resumeRun(deps, cmd.id, command.user_id), 'ephemeral', log);
-          if (cmd.action === 'abort') return await respondWith(respond, await offerAbort(deps, cmd.id, command.user_id), 'ephemeral', log);
-          const run = await getRun(deps.pool, cmd.id);
-          if (!run) return await respondWith(respond, errorMessage(`No run \`${cmd.id}\`. See \`/db runs\` for recent ones.`));
-          const link = run.threadChannel && run.threadTs ? await deps.permalink(run.threadChannel, run.threadTs) : undefined;
-          const detail = runDetailMessage(run, await listSteps(deps.pool, run.id), await listApprovals(deps.pool, run.id), link);
-          // A failed run says how to go on from here (the run id is ours, nothing user-typed).
-          if (run.state === 'failed' && !run.checkpoint.aborted) {
-            const abortable = deps.registry.get(run.runbook)?.abort ? ` · remove what it created: \`/db run ${run.id} abort\`` : '';
-            detail.blocks.push(section(`Continue at the failed step: \`/db run ${run.id} resume\`${abortable}`));
-          }
-          return await respondWith(respond, detail);
-        }
-        case 'audit':
-          if (cmd.verify) return await respondWith(respond, auditVerifyMessage(await verifyAudit(deps.pool)));
-          return await respondWith(respond, auditMessage(await listAudit(deps.pool, { ...(cmd.target ? { target: cmd.target } : {}), sinceSeconds: cmd.sinceSeconds }), `${cmd.target ? `for ${cmd.target} ` : ''}(last ${Math.round(cmd.sinceSeconds / 3600) || 1}h)`));
-        case 'drills':
-          return await respondWith(respond, await listDrillsMessage(deps.pool));
-        case 'drill':
-          return await respondWith(
-            respond,
-            cmd.off ? await removeDrill(deps.pool, cmd.target, command.user_id, command.channel_id) : await scheduleDrill(deps.pool, cmd.target, cmd.everySeconds!, command.user_id, command.channel_id),
-          );
-        case 'runbook': {
-          const reply = await submitRequest(deps, { runbook: cmd.runbook, target: cmd.target, args: cmd.args, requester: command.user_id, channel: command.channel_id, ...(cmd.reason ? { reason: cmd.reason } : {}) });
-          return await respondWith(respond, reply.message, reply.visibility, log);
-        }
-      }
-    } catch (err) {
-      await respondError(respond, log, err, { text: command.text?.slice(0, 200) });
-    }
+    // The rest waits its turn (after-ack.ts): a burst of commands must not delay the acks still to come.
+    await deps.afterAck.run(() => answerAfterAck(deps, cmd, command, respond, context, log));
   });
+}
+
+async function answerAfterAck(deps: HandlerDeps, cmd: Command, command: SlashCommand, respond: RespondFn, context: Context, log: Logger): Promise<void> {
+  if (await replayedElsewhere(context, log)) return;
+  try {
+    switch (cmd.kind) {
+      case 'runs':
+        return await respondWith(respond, runsMessage(await listRuns(deps.pool, cmd.target ? { target: cmd.target } : {}), cmd.target));
+      case 'run': {
+        if (cmd.action === 'resume') return await respondWith(respond, await resumeRun(deps, cmd.id, command.user_id), 'ephemeral', log);
+        if (cmd.action === 'abort') return await respondWith(respond, await offerAbort(deps, cmd.id, command.user_id), 'ephemeral', log);
+        const run = await getRun(deps.pool, cmd.id);
+        if (!run) return await respondWith(respond, errorMessage(`No run \`${cmd.id}\`. See \`/db runs\` for recent ones.`));
+        const link = run.threadChannel && run.threadTs ? await deps.permalink(run.threadChannel, run.threadTs) : undefined;
+        const detail = runDetailMessage(run, await listSteps(deps.pool, run.id), await listApprovals(deps.pool, run.id), link);
+        // A failed run says how to go on from here (the run id is ours, nothing user-typed).
+        if (run.state === 'failed' && !run.checkpoint.aborted) {
+          const abortable = deps.registry.get(run.runbook)?.abort ? ` · remove what it created: \`/db run ${run.id} abort\`` : '';
+          detail.blocks.push(section(`Continue at the failed step: \`/db run ${run.id} resume\`${abortable}`));
+        }
+        return await respondWith(respond, detail);
+      }
+      case 'audit':
+        if (cmd.verify) return await respondWith(respond, auditVerifyMessage(await verifyAudit(deps.pool)));
+        return await respondWith(respond, auditMessage(await listAudit(deps.pool, { ...(cmd.target ? { target: cmd.target } : {}), sinceSeconds: cmd.sinceSeconds }), `${cmd.target ? `for ${cmd.target} ` : ''}(last ${Math.round(cmd.sinceSeconds / 3600) || 1}h)`));
+      case 'drills':
+        return await respondWith(respond, await listDrillsMessage(deps.pool));
+      case 'drill':
+        return await respondWith(
+          respond,
+          cmd.off ? await removeDrill(deps.pool, cmd.target, command.user_id, command.channel_id) : await scheduleDrill(deps.pool, cmd.target, cmd.everySeconds!, command.user_id, command.channel_id),
+        );
+      case 'runbook': {
+        const reply = await submitRequest(deps, { runbook: cmd.runbook, target: cmd.target, args: cmd.args, requester: command.user_id, channel: command.channel_id, ...(cmd.reason ? { reason: cmd.reason } : {}) });
+        return await respondWith(respond, reply.message, reply.visibility, log);
+      }
+    }
+  } catch (err) {
+    await respondError(respond, log, err, { text: command.text?.slice(0, 200) });
+  }
 }

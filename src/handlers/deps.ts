@@ -2,6 +2,7 @@ import type { WebClient } from '@slack/web-api';
 import type { ApprovalDeps } from '../approvals/service.js';
 import type { RequestDeps } from '../jobs/request.js';
 import type { MetadataSealer } from '../slack/metadata.js';
+import type { AfterAck } from './after-ack.js';
 
 /** Everything the Slack doors need; built in bot.ts. */
 export interface HandlerDeps extends RequestDeps, ApprovalDeps {
@@ -9,4 +10,6 @@ export interface HandlerDeps extends RequestDeps, ApprovalDeps {
   client: WebClient;
   /** Seals and verifies modals' private_metadata; the same key on every replica. */
   metadata: MetadataSealer;
+  /** Admits commands' work after their ack a few at a time, so acks go first. */
+  afterAck: AfterAck;
 }
