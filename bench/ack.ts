@@ -2,7 +2,7 @@
  * Ack bench: how fast does dbops ack `/db …` compared with a bare Bolt app that acks `/db` with a
  * short text, on this machine?
  *
- *   npm run build && node dist/bench/ack.js [--levels=20,100,500] [--rounds=4] [--samples=1000] [--commands=help,targets,status,bad] [--deadline=600]
+ *   npm run build && node dist/bench/ack.js [--levels=20,100,500] [--rounds=4] [--samples=1000] [--warmup=400] [--commands=help,targets,status,bad] [--deadline=600]
  *
  * Each app runs in its own child process (so neither the load generator nor the other app shares its
  * event loop), and so does the fake Slack both talk to (dbops' status replies land there, not in
@@ -11,13 +11,14 @@
  * PostgreSQL (dropped at the end) and the machine's Redis (own prefix).
  * Signed `/db help`, `/db targets`, `/db status demo` and a bad command go out N at once, rounds
  * interleaved bare/dbops; before the next round, dbops' background work of the last one (status
- * replies through response_url) must have landed. Every request comes from a distinct user, so the
+ * replies through response_url) must have landed, and every round (either app's) starts on a quiet
+ * machine (see machineQuiet). Every request comes from a distinct user, so the
  * per-user rate limit is live but never trips. Prints p50/p99 of the ack round trip and the ratio.
  * Bounded: a deadline stops everything; only 127.0.0.1 is touched.
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
@@ -194,6 +195,30 @@ async function round(wire: SlackWire, text: string, n: number, urls: string[] | 
   return res.map((r) => r.ms);
 }
 
+/** [busy, total] jiffies of the whole machine so far (Linux /proc/stat), or undefined elsewhere. */
+function machineJiffies(): [number, number] | undefined {
+  if (!existsSync('/proc/stat')) return undefined;
+  const f = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
+  const total = f.reduce((a, b) => a + b, 0);
+  return [total - f[3]! - (f[4] ?? 0), total];
+}
+
+/**
+ * Waits (at most 3 s) for a 50 ms window in which the whole machine is under 15 % busy. At 20
+ * concurrent a round lasts ~10 ms and a p99 is the worst of a few rounds, so one round that met
+ * Postgres autovacuuming the state database after the status rounds decided a row's p99. Both apps
+ * wait the same way before each of their rounds.
+ */
+async function machineQuiet(): Promise<void> {
+  const end = Date.now() + 3000;
+  for (let before = machineJiffies(); before && Date.now() < end; ) {
+    await new Promise((r) => setTimeout(r, 50));
+    const now = machineJiffies()!;
+    if ((now[0] - before[0]) / Math.max(1, now[1] - before[1]) < 0.15) return;
+    before = now;
+  }
+}
+
 const pct = (xs: number[], p: number) => {
   const s = [...xs].sort((a, b) => a - b);
   return s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)]!;
@@ -226,12 +251,17 @@ async function main(): Promise<void> {
   let expected = 0;
   const rows: string[] = [];
   try {
-    // Warm-up: connections, JIT, the once-resolved bot identity.
+    // Warm-up: connections, the once-resolved bot identity, and the JIT. A few hundred requests per
+    // command and app: after only 20, every process (the driver's too) still spent about twice the
+    // CPU per request it settles at, and the first rows measured start-up more than the apps.
+    const warm = Number(argOf('warmup', '400'));
     for (const c of commands) {
-      await round(wires.bare, c.text, 20, undefined);
-      const urls = c.replies ? (await slack.child.ask({ type: 'urls', n: 20 })).urls : undefined;
-      await round(wires.dbops, c.text, 20, urls);
-      if (c.replies) await settle(slack.child, dbops.child, (expected += 20));
+      for (let done = 0; done < warm; done += 50) {
+        await round(wires.bare, c.text, 50, undefined);
+        const urls = c.replies ? (await slack.child.ask({ type: 'urls', n: 50 })).urls : undefined;
+        await round(wires.dbops, c.text, 50, urls);
+        if (c.replies) await settle(slack.child, dbops.child, (expected += 50));
+      }
     }
     const authAfterWarmup = (await slack.child.ask({ type: 'count' })).authTests;
     let total = 0;
@@ -244,6 +274,7 @@ async function main(): Promise<void> {
           // Alternate which app goes first, so neither always gets the quieter machine.
           for (const which of r % 2 ? (['dbops', 'bare'] as const) : (['bare', 'dbops'] as const)) {
             const urls = which === 'dbops' && c.replies ? (await slack.child.ask({ type: 'urls', n })).urls : undefined;
+            await machineQuiet();
             t[which].push(...(await round(wires[which], c.text, n, urls)));
             total += n;
             if (which === 'dbops' && c.replies) await settle(slack.child, dbops.child, (expected += n));

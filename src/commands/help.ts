@@ -1,5 +1,5 @@
 import { describePolicy } from '../approvals/policy.js';
-import type { TargetsConfig } from '../config.js';
+import type { Target, TargetsConfig } from '../config.js';
 import type { Registry } from '../runbooks/registry.js';
 import type { Runbook } from '../runbooks/runbook.js';
 import { code, codeBlock, context, esc, fitMessage, header, section } from '../slack/blocks.js';
@@ -109,9 +109,21 @@ export function verbHelpMessage(registry: Registry, verb: string, targets?: Targ
   return { text: `/db ${rb.name}`, blocks: fitMessage(blocks) };
 }
 
+// `/db targets` is answered in the ack too; it depends only on the targets, and a reload replaces
+// every Target object, so the last answer is reused while the same objects are configured.
+let lastTargets: { list: readonly Target[]; message: Message } | undefined;
+
 export function targetsMessage(targets: TargetsConfig): Message {
+  const list = [...targets.targets.values()];
+  if (lastTargets && lastTargets.list.length === list.length && lastTargets.list.every((t, i) => t === list[i])) return lastTargets.message;
+  const message = renderTargets(list);
+  lastTargets = { list, message };
+  return message;
+}
+
+function renderTargets(list: readonly Target[]): Message {
   // The effective policy per target, so nobody has to work out the merge of file and target rules.
-  const rows = [...targets.targets.values()].map((t) => `• ${code(t.name, 60)} — ${esc(t.engine)}, *${esc(t.environment)}*\n      ${esc(describePolicy(t.effective))}${targetVerbsLine(t) ? `\n      ${esc(targetVerbsLine(t))}` : ''}`);
+  const rows = list.map((t) => `• ${code(t.name, 60)} — ${esc(t.engine)}, *${esc(t.environment)}*\n      ${esc(describePolicy(t.effective))}${targetVerbsLine(t) ? `\n      ${esc(targetVerbsLine(t))}` : ''}`);
   return {
     text: 'dbops targets',
     blocks: fitMessage([
