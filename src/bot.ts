@@ -5,7 +5,7 @@ import { ApproverDirectory } from './approvals/usergroups.js';
 import { metadataSealerFor } from './slack/metadata.js';
 import type { AppConfig } from './config.js';
 import type { HandlerDeps } from './handlers/deps.js';
-import { AFTER_ACK_DEFAULTS, AfterAck } from './handlers/after-ack.js';
+import { AFTER_ACK_DEFAULTS, AfterAck, type AfterAckOptions } from './handlers/after-ack.js';
 import { DrillScheduler } from './jobs/drills.js';
 import { Housekeeping, sweep } from './jobs/maintenance.js';
 import { RunQueue } from './jobs/queue.js';
@@ -46,7 +46,7 @@ export interface StartOptions {
   /** bullmq-otel from src/tracing.ts when OTEL_EXPORTER_OTLP_ENDPOINT is set. */
   telemetry?: Telemetry;
   /** How commands' work after their ack is admitted (src/handlers/after-ack.ts); tests widen the window. */
-  afterAck?: { concurrency: number; youngMs: number };
+  afterAck?: Pick<AfterAckOptions, 'concurrency' | 'youngMs'>;
 }
 
 export interface RunningBot {

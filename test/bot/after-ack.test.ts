@@ -3,7 +3,7 @@
 import { createServer, type Server, type Socket } from 'node:net';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { createTestDatabase } from '../helpers/db.js';
-import { METRICS_TOKEN, OPS, OUTSIDER, startTestBot, stateQuery, targetsYaml, textOf, type TestBot } from '../helpers/bot.js';
+import { metricValue, OPS, OUTSIDER, scrapeMetrics, startTestBot, stateQuery, targetsYaml, textOf, type TestBot } from '../helpers/bot.js';
 import { eventually } from '../helpers/wait.js';
 
 let target: Awaited<ReturnType<typeof createTestDatabase>>;
@@ -54,7 +54,7 @@ it('a burst of /db status is acked at once; the runs behind the acks go two at a
     expect(peakOverlap(rows)).toBeLessThanOrEqual(2);
     await eventually(() => tb.fake.callsOf('response_url').filter((c) => /Connections \(cluster\)/.test(textOf(c.args as never))).length === N, 15_000, 'every status answered');
     // Nothing left waiting, as /metrics tells an operator.
-    expect(await metricValue(tb, 'dbops_commands_waiting')).toBe(0);
+    expect(metricValue(await scrapeMetrics(tb), 'dbops_commands_waiting')).toBe(0);
   } finally {
     await tb.stop();
   }
@@ -83,8 +83,3 @@ it('a status stuck on a hung target holds its turn only briefly: another user is
 
 const repliesTo = (tb: TestBot, user: string) => tb.fake.callsOf('response_url').filter((c) => c.responseUrl?.user === user);
 
-async function metricValue(tb: TestBot, name: string): Promise<number | undefined> {
-  const res = await fetch(`${tb.bot.url}/metrics`, { headers: { authorization: `Bearer ${METRICS_TOKEN}` } });
-  const line = (await res.text()).split('\n').find((l) => l.startsWith(`${name} `));
-  return line === undefined ? undefined : Number(line.split(' ')[1]);
-}

@@ -2,7 +2,7 @@
 // waiting age, provider errors, target query latency; labels only from fixed sets.
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { connect, createTestDatabase } from '../helpers/db.js';
-import { APPROVER, eventually, INCIDENTS, METRICS_TOKEN, OPS, REQUESTER, ask, startTestBot, stateQuery, targetsYaml, textOf, type TestBot } from '../helpers/bot.js';
+import { APPROVER, eventually, INCIDENTS, metricValue, OPS, REQUESTER, ask, scrapeMetrics, startTestBot, stateQuery, targetsYaml, textOf, type TestBot } from '../helpers/bot.js';
 import { Metrics } from '../../src/metrics.js';
 import { ProviderError } from '../../src/providers/errors.js';
 
@@ -21,15 +21,6 @@ afterAll(async () => {
   await target?.drop();
 });
 
-const scrape = async () => {
-  const res = await fetch(`${tb.bot.url}/metrics`, { headers: { authorization: `Bearer ${METRICS_TOKEN}` } });
-  expect(res.status).toBe(200);
-  return res.text();
-};
-const value = (body: string, series: string) => {
-  const line = body.split('\n').find((l) => l.startsWith(series + ' '));
-  return line === undefined ? undefined : Number(line.slice(series.length + 1));
-};
 
 it('after a request and an approval, /metrics has ack latency, approval wait, queue and target query series', async () => {
   expect(await ask(tb, 'status demo')).toMatch(/Connections/);
@@ -45,16 +36,16 @@ it('after a request and an approval, /metrics has ack latency, approval wait, qu
   }, 30_000, 'run finished');
 
   const body = await eventually(async () => {
-    const b = await scrape();
-    return (value(b, 'dbops_ack_duration_seconds_count{kind="interactive"}') ?? 0) >= 1 ? b : undefined;
+    const b = await scrapeMetrics(tb);
+    return (metricValue(b, 'dbops_ack_duration_seconds_count{kind="interactive"}') ?? 0) >= 1 ? b : undefined;
   }, 10_000, 'ack of the click counted');
-  expect(value(body, 'dbops_ack_duration_seconds_count{kind="command"}')).toBeGreaterThanOrEqual(2);
+  expect(metricValue(body, 'dbops_ack_duration_seconds_count{kind="command"}')).toBeGreaterThanOrEqual(2);
   // Slack's 3 s deadline: every ack here was well inside it.
-  expect(value(body, 'dbops_ack_duration_seconds_bucket{le="3",kind="command"}')).toBe(value(body, 'dbops_ack_duration_seconds_count{kind="command"}'));
-  expect(value(body, 'dbops_approval_wait_seconds_count{decision="approved"}')).toBe(1);
-  expect(value(body, 'dbops_queue_oldest_waiting_seconds{queue="runs"}')).toBe(0);
+  expect(metricValue(body, 'dbops_ack_duration_seconds_bucket{le="3",kind="command"}')).toBe(metricValue(body, 'dbops_ack_duration_seconds_count{kind="command"}'));
+  expect(metricValue(body, 'dbops_approval_wait_seconds_count{decision="approved"}')).toBe(1);
+  expect(metricValue(body, 'dbops_queue_oldest_waiting_seconds{queue="runs"}')).toBe(0);
   expect(body).toMatch(/^dbops_queue_jobs\{state="waiting"\} 0$/m);
-  expect(value(body, 'dbops_target_query_seconds_count{target="demo",outcome="ok"}')).toBeGreaterThan(0);
+  expect(metricValue(body, 'dbops_target_query_seconds_count{target="demo",outcome="ok"}')).toBeGreaterThan(0);
   expect(body).toContain('# TYPE dbops_provider_errors_total counter');
   // Labels only from fixed sets: no run id, user, URL or SQL in the exposition.
   expect(body).not.toContain(runId);

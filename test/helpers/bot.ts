@@ -120,6 +120,19 @@ export function textOf(m: { text?: unknown; blocks?: unknown } | undefined): str
   return out.join('\n');
 }
 
+/** The bot's /metrics text (with the test token). */
+export async function scrapeMetrics(tb: TestBot): Promise<string> {
+  const res = await fetch(`${tb.bot.url}/metrics`, { headers: { authorization: `Bearer ${METRICS_TOKEN}` } });
+  if (res.status !== 200) throw new Error(`/metrics answered ${res.status}`);
+  return res.text();
+}
+
+/** The value of one unlabelled (or fully labelled) series in a /metrics text, if present. */
+export function metricValue(body: string, series: string): number | undefined {
+  const line = body.split('\n').find((l) => l.startsWith(series + ' '));
+  return line === undefined ? undefined : Number(line.slice(series.length + 1));
+}
+
 /** A query on the bot's own state database. */
 export async function stateQuery(tb: TestBot, sql: string, params: unknown[] = []): Promise<pg.QueryResult> {
   const c = new pg.Client({ connectionString: tb.stateDb.url });
