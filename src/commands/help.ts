@@ -27,12 +27,20 @@ export function exampleTarget(targets: TargetsConfig | undefined): string | unde
   return targets ? targets.targets.keys().next().value : undefined;
 }
 
-const META_HELP: Array<{ verb: string; usage: string; summary: string; example: string }> = [
-  { verb: 'help', usage: '/db help [verb]', summary: 'This list, or one verb in detail.', example: '/db help vacuum' },
-  { verb: 'targets', usage: '/db targets', summary: 'The databases dbops may touch: name, engine, environment.', example: '/db targets' },
-  { verb: 'runs', usage: '/db runs [target]', summary: 'Recent and active runs with their state.', example: '/db runs <target>' },
-  { verb: 'run', usage: '/db run <id>', summary: 'One run: its steps, approvals and thread.', example: '/db run r_1a2b3c4d5e6f' },
-  { verb: 'audit', usage: '/db audit [target] [--since 24h] | /db audit verify', summary: 'The audit log, or a check of its hash chain.', example: '/db audit <target> --since 2h' },
+const META_HELP: Array<{ verb: string; usage: string; brief: string; summary: string; example: string }> = [
+  { verb: 'help', usage: '/db help [verb]', brief: 'This list, or one verb in detail', summary: 'This list, or one verb in detail.', example: '/db help vacuum' },
+  { verb: 'targets', usage: '/db targets', brief: 'The databases dbops may touch', summary: 'The databases dbops may touch: name, engine, environment.', example: '/db targets' },
+  { verb: 'runs', usage: '/db runs [target]', brief: 'Recent and active runs', summary: 'Recent and active runs with their state.', example: '/db runs <target>' },
+  { verb: 'run', usage: '/db run <id>', brief: 'One run: steps, approvals, thread', summary: 'One run: its steps, approvals and thread.', example: '/db run r_1a2b3c4d5e6f' },
+  { verb: 'audit', usage: '/db audit [target] [--since 24h] | /db audit verify', brief: 'The audit log, or `verify` its hash chain', summary: 'The audit log, or a check of its hash chain.', example: '/db audit <target> --since 2h' },
+];
+
+/** The overview's groups, safest first; a verb whose risk depends on its flags has its own. */
+const RISK_GROUPS: ReadonlyArray<{ risk: string; title: string }> = [
+  { risk: 'read', title: '*Read* — answered at once' },
+  { risk: 'change', title: '*Change* — queued' },
+  { risk: 'change / destructive', title: '*Change, or destructive with a flag*' },
+  { risk: 'destructive', title: '*Destructive* — a second person approves' },
 ];
 
 function riskOf(rb: Runbook): string {
@@ -73,18 +81,26 @@ export function helpMessage(registry: Registry, targets?: TargetsConfig): Messag
 }
 
 function renderHelp(registry: Registry, t: ReturnType<typeof exampleTarget>): Message {
-  // One section per verb: usage, risk, what it does and an example, each well inside Slack's limits.
-  const runbooks = registry.all().map((rb) => section(`${code(rb.usage, 250)} _(${riskOf(rb)})_\n${esc(rb.summary)}\nExample: ${code(rb.examples[0] ? exampleFor(rb.examples[0], t) : rb.usage, 200)}`));
-  const meta = META_HELP.map((m) => `• ${code(m.usage, 120)} — ${esc(m.summary)} _(read)_ e.g. ${code(exampleFor(m.example, t), 80)}`);
+  // An overview to scan at 3 a.m.: one line per verb (a copyable example and a few words), grouped by
+  // risk; usage, flags and the full description are one `/db help <verb>` away.
+  const line = (example: string, brief: string) => `• ${code(exampleFor(example, t), 200)} — ${esc(brief)}`;
+  const byRisk = new Map<string, string[]>();
+  for (const rb of registry.all()) {
+    const risk = riskOf(rb);
+    byRisk.set(risk, [...(byRisk.get(risk) ?? []), line(rb.examples[0] ?? rb.usage, rb.brief)]);
+  }
+  const known = new Set(RISK_GROUPS.map((g) => g.risk));
+  const groups = [...RISK_GROUPS, ...[...byRisk.keys()].filter((r) => !known.has(r)).map((risk) => ({ risk, title: `*${esc(risk)}*` }))];
+  const engines = engineVerbs(registry.verbs());
   return {
     text: 'dbops commands',
     blocks: fitMessage([
       header('dbops: /db commands'),
-      ...runbooks,
-      section(`*Everything else*\n${meta.join('\n')}`),
+      ...groups.flatMap((g) => (byRisk.has(g.risk) ? [section(`${g.title}\n${byRisk.get(g.risk)!.join('\n')}`)] : [])),
+      section(`*Everything else* — read\n${META_HELP.map((m) => line(m.example, m.brief)).join('\n')}`),
       // Engine-backed verbs depend on the target's engine; every other verb runs SQL and works everywhere.
-      ...(engineVerbs(registry.verbs()).length ? [section(`*What each engine supports*\n${codeBlock(matrixTable(engineVerbs(registry.verbs())))}\nEvery other verb works on all engines. \`/db targets\` shows each target's engine.`)] : []),
-      context('Risk: *read* runs at once · *change* is queued · *destructive* needs a second person’s approval. `/db help <verb>` for details and examples. Add `--reason "…"` to any request.'),
+      ...(engines.length ? [section(`*What each engine supports*\n${codeBlock(matrixTable(engines))}\nEvery other verb works on all engines. \`/db targets\` shows each target's engine.`)] : []),
+      context('*read* runs at once · *change* is queued · *destructive* needs a second person’s approval. `/db help <verb>`: usage, flags and more examples. Add `--reason "…"` to any request.'),
     ]),
   };
 }

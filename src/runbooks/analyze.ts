@@ -10,6 +10,7 @@ type Facts = { table: { oid: number; schema: string; name: string; relkind: 'r' 
 
 export const analyze = defineRunbook<Args, Facts>({
   name: 'analyze',
+  brief: 'Refresh planner statistics',
   summary: 'ANALYZE one table, or the whole database: refreshes planner statistics.',
   usage: '/db analyze <target> [table]',
   examples: ['/db analyze orders-prod', '/db analyze orders-prod public.orders'],

@@ -62,6 +62,7 @@ export function failureText(r: VerifyReport): string {
 
 export const backupVerify = defineRunbook<Args, Facts>({
   name: 'backup verify',
+  brief: 'Restore a backup into a scratch copy and compare row counts',
   summary: "Restore the newest (or the named) dump/snapshot into a scratch database (self-hosted) or instance (cloud), compare every table's row count with the dump's manifest or the source, delete the scratch copy.",
   usage: '/db backup verify <target> [snapshot]',
   examples: ['/db backup verify orders-prod', '/db backup verify orders-prod dbops-orders-prod-202612011020-r1a2b3'],

@@ -22,6 +22,7 @@ const qualified = (schema: string, name: string) => code(`${schema}.${name}`, 80
 
 export const bloat = defineRunbook<Args, Record<string, never>>({
   name: 'bloat',
+  brief: 'Bloat, dead tuples and distance to wraparound',
   summary: 'Estimated table and index bloat, tables needing VACUUM (dead tuples), transaction-id age and distance to wraparound.',
   usage: '/db bloat <target>',
   examples: ['/db bloat orders-prod'],

@@ -20,6 +20,7 @@ const counts = (xs: Array<{ key: string; count: number }>) => (xs.length ? xs.sl
 
 export const connections = defineRunbook<Args, Record<string, never>>({
   name: 'connections',
+  brief: 'Sessions by state, application, user and client',
   summary: 'Sessions on the target grouped by state, application, user and client, with the matching sessions.',
   usage: '/db connections <target> [--state active|idle|idle-in-transaction] [--app NAME] [--user NAME] [--older-than 10m]',
   examples: ['/db connections orders-prod', '/db connections orders-prod --state idle-in-transaction --older-than 5m'],

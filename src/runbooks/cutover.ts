@@ -29,6 +29,7 @@ interface Facts extends SwapFacts {
  */
 export const cutover = defineRunbook<Args, Facts>({
   name: 'cutover',
+  brief: 'Swap a finished restore in under the target’s name',
   summary: "Swap a finished self-hosted restore in: the target's database is renamed to <database>_old_<yyyymmdd>, the restored one takes its name. Sessions are drained with connections blocked.",
   usage: '/db cutover <target> <restore-run-id>',
   examples: ['/db cutover orders-prod r_k3x9q2a8 --reason "restore after the bad DELETE"'],

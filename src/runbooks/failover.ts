@@ -36,6 +36,7 @@ function members(t: Topology): string {
 
 export const failover = defineRunbook<Args, Facts>({
   name: 'failover',
+  brief: 'Fail over to the standby or a reader',
   summary: 'Fail over to the standby or a reader (Aurora FailoverDBCluster, RDS Multi-AZ reboot with failover, Azure HA restart with failover); reports writer and zone before and after.',
   usage: '/db failover <target> [--to INSTANCE] [--forced]',
   examples: ['/db failover orders-prod --reason "writer degraded"', '/db failover orders-prod --to orders-prod-2'],

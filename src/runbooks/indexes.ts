@@ -64,6 +64,7 @@ function missingSection(xs: MissingIndexCandidate[]): ReportSection {
 
 export const indexes = defineRunbook<Args, Record<string, never>>({
   name: 'indexes',
+  brief: 'Unused, duplicate and missing indexes',
   summary: 'Unused indexes (never scanned), duplicate indexes, and tables that look like they miss one (sequential scans on large tables).',
   usage: '/db indexes <target> [--unused|--duplicate|--missing]',
   examples: ['/db indexes orders-prod', '/db indexes orders-prod --unused'],

@@ -53,6 +53,7 @@ function signalRunbook(mode: 'terminate' | 'cancel'): Runbook {
   type Args = z.infer<typeof args>;
   return defineRunbook<Args, Facts>({
     name: kill ? 'kill' : 'cancel',
+    brief: kill ? 'Terminate sessions by pid or by filter, only the approved ones' : 'Cancel running queries; the sessions stay connected',
     summary: kill
       ? `Terminate sessions: pids, or ${SELECTORS.join(' / ')} with filters. Only the approved sessions, verified by pid and start time.`
       : 'Cancel the running query of sessions (pg_cancel_backend); the session stays connected.',

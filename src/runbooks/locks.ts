@@ -20,6 +20,7 @@ const count = (n: LockNode): number => n.blocks.reduce((s, c) => s + 1 + count(c
 
 export const locks = defineRunbook<z.infer<typeof args>, Record<string, never>>({
   name: 'locks',
+  brief: 'Blocking chains, root blockers first',
   summary: 'Blocking chains, root blockers first: who blocks whom, lock mode, relation, query, durations.',
   usage: '/db locks <target>',
   examples: ['/db locks orders-prod'],

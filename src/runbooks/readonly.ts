@@ -61,6 +61,7 @@ function readonlyDrift(approved: Facts, current: Facts | null): Drift {
 
 export const readonly = defineRunbook<Args, Facts>({
   name: 'readonly',
+  brief: 'Emergency read-only on or off',
   summary: 'Emergency read-only: new sessions of the target database start read-only (ALTER DATABASE … SET default_transaction_read_only); optionally end sessions with open write transactions.',
   usage: '/db readonly <target> on|off [--terminate-writers]',
   examples: ['/db readonly orders-prod on --reason "disk almost full"', '/db readonly orders-prod on --terminate-writers', '/db readonly orders-prod off'],

@@ -34,6 +34,7 @@ function slotLine(s: Slot, f: Severity): string {
 
 export const replicationReport = defineRunbook<Args, Record<string, never>>({
   name: 'replication',
+  brief: 'Replica lag and slots holding WAL',
   summary: 'Replicas with their lag in bytes and time, replication slots with the WAL they retain; inactive slots holding WAL are flagged.',
   usage: '/db replication <target>',
   examples: ['/db replication orders-prod'],

@@ -78,6 +78,7 @@ function request(f: Facts, runId: string): RestoreRequest {
 
 export const restore = defineRunbook<Args, Facts>({
   name: 'restore',
+  brief: 'Restore into a NEW database or instance; the target is not touched',
   summary: 'Restore a dump into a NEW database next to the target (pre-restore snapshot first), validate it, and offer a cutover. The target is not touched.',
   usage: '/db restore <target> --snapshot ID [--as NAME]',
   examples: ['/db restore orders-prod --snapshot before-migration-42', '/db restore orders-prod --snapshot before-migration-42 --as orders_restored --reason "bad DELETE at 14:31"'],

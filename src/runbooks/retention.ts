@@ -38,6 +38,7 @@ const VERB = '/db retention';
  */
 export const retention = defineRunbook<Args, Facts>({
   name: 'retention',
+  brief: 'Set automated backup retention (lowering needs --shrink)',
   summary: 'Set the automated backup retention (RDS/Aurora BackupRetentionPeriod, Azure backupRetentionDays). Raising is a change; lowering shrinks the restorable window and needs --shrink (destructive).',
   usage: '/db retention <target> <days> [--shrink]',
   examples: ['/db retention orders-prod 14', '/db retention orders-prod 7 --shrink --reason "cost review"'],

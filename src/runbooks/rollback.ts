@@ -30,6 +30,7 @@ interface Facts extends SwapFacts {
  */
 export const rollback = defineRunbook<Args, Facts>({
   name: 'rollback',
+  brief: 'Reverse a cutover',
   summary: "Reverse a `/db cutover`: the previous database gets the target's name back, the restored one its own name. Same draining and connection blocking as the cutover.",
   usage: '/db rollback <target> <cutover-run-id>',
   examples: ['/db rollback orders-prod r_m4n5p6q7 --reason "restored data is missing yesterday’s orders"'],

@@ -101,7 +101,9 @@ export interface RunResult {
 
 export interface Runbook<A = any, F = any> {
   name: string;
-  /** One line for help. */
+  /** A few words for the `/db help` overview, next to an example. */
+  brief: string;
+  /** What it does, in full: `/db help <verb>`. */
   summary: string;
   usage: string;
   examples: string[];

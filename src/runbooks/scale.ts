@@ -34,6 +34,7 @@ export const MAX_CONNECTIONS_NOTE =
 
 export const scale = defineRunbook<Args, Facts>({
   name: 'scale',
+  brief: 'Set the Aurora Serverless v2 capacity range',
   summary: 'Set the Aurora Serverless v2 capacity range (ModifyDBCluster ServerlessV2ScalingConfiguration, applied immediately); shows what it means for max_connections.',
   usage: '/db scale <target> --min 0.5 --max 8',
   examples: ['/db scale orders-prod --min 2 --max 16 --reason "load spike"'],

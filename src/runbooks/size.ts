@@ -9,6 +9,7 @@ type Args = z.infer<typeof args>;
 
 export const size = defineRunbook<Args, Record<string, never>>({
   name: 'size',
+  brief: 'Database size and the largest tables',
   summary: 'Database size and the largest tables, each split into table, indexes and TOAST.',
   usage: '/db size <target>',
   examples: ['/db size orders-prod'],

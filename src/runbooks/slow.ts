@@ -46,6 +46,7 @@ export function enableSteps(o: Extract<Output, { ready: false }>, target: Pick<T
 
 export const slow = defineRunbook<Args, Record<string, never>>({
   name: 'slow',
+  brief: 'Top statements from pg_stat_statements',
   summary: 'Top statements from pg_stat_statements by mean or total time or calls: calls, time, rows, cache hit %; how to enable it when missing.',
   usage: '/db slow <target> [--by mean|total|calls] [--limit 10]',
   examples: ['/db slow orders-prod', '/db slow orders-prod --by total --limit 5'],

@@ -58,6 +58,7 @@ function savedCheckpoint(cp: Readonly<Record<string, unknown>>, id: string): Sna
 
 export const snapshot = defineRunbook<Args, Facts>({
   name: 'snapshot',
+  brief: 'Take a snapshot (cloud) or a pg_dump (self-hosted)',
   summary: 'Take a snapshot (cloud) or a pg_dump with a manifest (self-hosted); progress in the thread while the engine works.',
   usage: '/db snapshot <target> [--name NAME]',
   examples: ['/db snapshot orders-prod', '/db snapshot orders-prod --name before-migration-42 --reason "schema change #42"'],

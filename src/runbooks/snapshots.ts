@@ -76,6 +76,7 @@ function table(rows: SnapshotJson[]): string {
 
 export const snapshots = defineRunbook<Args, Facts>({
   name: 'snapshots',
+  brief: 'Snapshots or dumps, and the restorable window',
   summary: 'Snapshots (or dumps) of a target, newest first, with retention and the restorable window.',
   usage: '/db snapshots <target> [--type manual|automated|all] [--limit N]',
   examples: ['/db snapshots orders-prod', '/db snapshots orders-prod --type manual --limit 5'],

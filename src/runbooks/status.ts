@@ -71,6 +71,7 @@ export function renderHorizon(target: Target, holders: readonly HorizonHolder[])
 
 export const status = defineRunbook<Args, Record<string, never>>({
   name: 'status',
+  brief: 'Connection health at a glance: sessions, blockers, horizon',
   summary: 'Connection health: sessions by state and app vs max_connections, long-running, idle-in-transaction, blocked, dead tuples, size, and what holds the xmin horizon.',
   usage: '/db status <target> [--long-running 5m]',
   examples: ['/db status orders-prod', '/db status orders-prod --long-running 2m'],

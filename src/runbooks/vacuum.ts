@@ -74,6 +74,7 @@ async function explainFailure(err: unknown, poll: pg.Client, ctx: StepContext<Ar
 
 export const vacuum = defineRunbook<Args, Facts>({
   name: 'vacuum',
+  brief: 'VACUUM one table with live progress (--full needs approval)',
   summary: 'VACUUM one table, with live progress. --full rewrites it under an ACCESS EXCLUSIVE lock and needs approval.',
   usage: '/db vacuum <target> <table> [--analyze] [--full]',
   examples: ['/db vacuum orders-prod public.orders --analyze', '/db vacuum orders-prod "Mixed Case"', '/db vacuum orders-prod orders --full --reason "bloat after backfill"'],

@@ -32,8 +32,11 @@ describe('/db grammar on the wire', () => {
     expect(body).toMatch(/change \/ destructive|destructive/);
     // Only what is built is offered: no verb of a later issue.
     expect(body).not.toMatch(/\/db (abort|resume)\b/);
-    // Every runbook verb comes with an example.
-    for (const v of ['status', 'connections', 'locks', 'vacuum', 'analyze', 'cancel', 'kill']) expect(body).toMatch(new RegExp(`Example: \\\\?\`/db ${v} `));
+    // Every runbook verb comes with a copyable example, under the heading of its risk.
+    for (const v of ['status', 'connections', 'locks', 'vacuum', 'analyze', 'cancel', 'kill']) expect(body).toMatch(new RegExp(`• \\\\?\`/db ${v} `));
+    const text = textOf(res.json as never);
+    expect(text.slice(text.indexOf('*Read*'), text.indexOf('*Change*'))).toContain('/db status ');
+    expect(text.slice(text.indexOf('*Destructive*'))).toContain('/db kill ');
     expect((res.json as { response_type: string }).response_type).toBe('ephemeral');
   });
 

@@ -28,7 +28,7 @@ afterAll(async () => {
 describe('help examples name a configured target', () => {
   it('/db help: every example names the first target of the targets file', async () => {
     const text = await ask(tb, 'help');
-    const examples = [...text.matchAll(/(?:Example: |e\.g\. )`(\/db [^`]+)`/g)].map((m) => m[1]!);
+    const examples = [...text.matchAll(/^• `(\/db [^`]+)`/gm)].map((m) => m[1]!);
     for (const v of VERBS) expect(examples.some((e) => e.startsWith(`/db ${v} `)), v).toBe(true);
     const named = examples.flatMap(targetsNamed);
     expect(named.length).toBeGreaterThanOrEqual(VERBS.length + 2);
