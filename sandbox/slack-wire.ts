@@ -43,8 +43,9 @@ export interface WireResponse {
   status: number;
   /** Raw response body (Bolt acks with '' or a string or JSON). */
   body: string;
-  /** The body parsed as JSON when it is JSON, else undefined. */
+  /** The body parsed as JSON when it is sent as JSON (content-type application/json, as Slack requires), else undefined. */
   json: unknown;
+  contentType: string | undefined;
   /** Round-trip time; Slack gives up after 3000 ms. */
   ms: number;
 }
@@ -201,13 +202,15 @@ export class SlackWire {
     const response = await fetch(this.options.botUrl, { method: 'POST', headers, body: rawBody });
     const body = await response.text();
     const ms = performance.now() - started;
+    const contentType = response.headers.get('content-type') ?? undefined;
     let json: unknown;
     try {
-      json = body === '' ? undefined : JSON.parse(body);
+      // Slack reads a response as a message object only when it says it is JSON; otherwise as text.
+      json = body !== '' && contentType?.startsWith('application/json') ? JSON.parse(body) : undefined;
     } catch {
       json = undefined;
     }
-    return { status: response.status, body, json, ms };
+    return { status: response.status, body, json, contentType, ms };
   }
 
   private postPayload(payload: Record<string, unknown>): Promise<WireResponse> {

@@ -17,6 +17,7 @@ import { guardSlackEndpoint, MAX_SLACK_BODY_BYTES } from './http-edge.js';
 import { metricsHandler } from './metrics-http.js';
 import { REPLAY_VERDICT, type ReplayGuard } from './replay-guard.js';
 import { timeAcks } from './ack-timer.js';
+import { JSON_ACK } from './slack/ack-body.js';
 import { adminRoutes, type AdminBoard } from './admin/board.js';
 import type { AckKind } from './metrics.js';
 
@@ -108,10 +109,11 @@ export function buildApp(
     // The edge (guardSlackEndpoint, below) verifies every request to these endpoints before Bolt
     // sees it and refuses unsigned ones; Bolt checking again would only double the ack path's hashing.
     signatureVerification: false,
-    // The edge's cross-replica replay check, into the listeners' context (handlers/replay-gate.ts).
+    // The edge's cross-replica replay check (handlers/replay-gate.ts) and JSON-ack hook
+    // (slack/ack-body.ts), into the listeners' context.
     customPropertiesExtractor: (req: IncomingMessage) => {
-      const v = (req as unknown as Record<string, unknown>)[REPLAY_VERDICT];
-      return v ? { [REPLAY_VERDICT]: v } : {};
+      const r = req as unknown as Record<string, unknown>;
+      return r[REPLAY_VERDICT] ? { [REPLAY_VERDICT]: r[REPLAY_VERDICT], [JSON_ACK]: r[JSON_ACK] } : {};
     },
   });
   // The server HTTPReceiver.start() creates calls requestListener; the guard runs first.
@@ -122,8 +124,8 @@ export function buildApp(
 }
 
 export function registerHandlers(app: InstanceType<typeof App>, deps: HandlerDeps): void {
-  registerCommand(app, deps);
   const routes = new Routes();
+  registerCommand(routes, deps);
   registerActions(routes, deps);
   registerModals(routes, deps);
   registerKillModal(routes, deps);

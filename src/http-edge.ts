@@ -2,6 +2,7 @@ import { createHmac, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
 import type { Logger } from './log.js';
 import { REPLAY_VERDICT, type ReplayGuard } from './replay-guard.js';
+import { JSON_ACK } from './slack/ack-body.js';
 
 /** Slack's payloads are a few KB; the largest (view submissions) stay far below this. */
 export const MAX_SLACK_BODY_BYTES = 256 * 1024;
@@ -75,7 +76,8 @@ function validSignature(secret: string, ts: string, body: Buffer, signature: str
  * An unsigned request is refused (401) unless it is Slack's SSL check, which goes on stripped to
  * `ssl_check=1` so that no payload rides along. This is the only verification: Bolt's own is turned
  * off (app.ts), as it would hash every body a second time on the ack path.
- * The buffered body is handed to Bolt as `rawBody` (Bolt reuses it).
+ * The buffered body is handed to Bolt as `rawBody` (Bolt reuses it), with the replay verdict and the
+ * JSON-ack hook for the listeners' context (app.ts).
  */
 export function guardSlackEndpoint(inner: RequestListener, o: EdgeOptions): RequestListener {
   const max = o.maxBodyBytes ?? MAX_SLACK_BODY_BYTES;
@@ -122,7 +124,12 @@ export function guardSlackEndpoint(inner: RequestListener, o: EdgeOptions): Requ
       // Another replica may have had it: handlers that act ask Redis right after ack()
       // (handlers/replay-gate.ts); answers given in the ack itself never wait on it or pay for it.
       let verdict: Promise<boolean> | undefined;
-      Object.assign(req, { rawBody: body, [REPLAY_VERDICT]: () => (verdict ??= o.replay.firstSeenAnywhere(sig, ts)) });
+      Object.assign(req, {
+        rawBody: body,
+        [REPLAY_VERDICT]: () => (verdict ??= o.replay.firstSeenAnywhere(sig, ts)),
+        // An answer acked as JSON text already serialised (slack/ack-body.ts): Bolt sends strings without a content-type.
+        [JSON_ACK]: () => res.setHeader('content-type', 'application/json'),
+      });
       inner(req, res);
     })().catch((err: unknown) => {
       log.warn({ err: (err as Error).message }, 'request read failed');

@@ -1,4 +1,4 @@
-import type { App, Context, RespondFn, SlashCommand } from '@slack/bolt';
+import type { Context, RespondFn, SlashCommand } from '@slack/bolt';
 import { parseCommand, type Command } from '../commands/parse.js';
 import { helpMessage, targetsMessage, verbHelpMessage } from '../commands/help.js';
 import { DbopsError, userMessageOf } from '../errors.js';
@@ -6,6 +6,7 @@ import { listDrillsMessage, removeDrill, scheduleDrill } from '../jobs/drill-com
 import { offerAbort } from '../jobs/abort.js';
 import { submitRequest } from '../jobs/request.js';
 import { resumeRun } from '../jobs/resume.js';
+import { ephemeralAck } from '../slack/ack-body.js';
 import { section } from '../slack/blocks.js';
 import { auditMessage, auditVerifyMessage, errorMessage, runDetailMessage, runsMessage, userError } from '../slack/messages.js';
 import { slackUserId } from '../slack/metadata.js';
@@ -17,18 +18,19 @@ import type { HandlerDeps } from './deps.js';
 import { openModalFor } from './modals.js';
 import { respondError, respondWith } from './reply.js';
 import { replayedElsewhere } from './replay-gate.js';
+import type { Routes } from './routes.js';
 
 /**
  * `/db`: parsing is pure and fast, so help and input errors are answered in the ack itself;
  * anything touching a database happens after ack() and is answered through response_url.
  */
-export function registerCommand(app: App, deps: HandlerDeps): void {
-  app.command('/db', async ({ ack, command, respond, context }) => {
+export function registerCommand(routes: Routes, deps: HandlerDeps): void {
+  routes.command('/db', async ({ ack, command, respond, context }) => {
     const who = { user: command.user_id, channel: command.channel_id };
     // Requests come from people: a user-group or bot id in user_id is refused before anything else.
     if (!slackUserId.safeParse(command.user_id).success) {
       const m = userError('Only a Slack user (U… or W… id) can use /db.');
-      await ack({ response_type: 'ephemeral', text: m.text, blocks: m.blocks as never });
+      await ack(ephemeralAck(context, m));
       return;
     }
     let cmd: Command;
@@ -37,17 +39,17 @@ export function registerCommand(app: App, deps: HandlerDeps): void {
     } catch (err) {
       if (!(err instanceof DbopsError)) deps.log.error({ ...who, err: (err as Error).message }, 'parse failed');
       const m = userError(userMessageOf(err));
-      await ack({ response_type: 'ephemeral', text: m.text, blocks: m.blocks as never });
+      await ack(ephemeralAck(context, m));
       return;
     }
     if (cmd.kind === 'help') {
       const m = cmd.verb ? verbHelpMessage(deps.registry, cmd.verb, deps.targets) : helpMessage(deps.registry, deps.targets);
-      await ack({ response_type: 'ephemeral', text: m.text, blocks: m.blocks as never });
+      await ack(ephemeralAck(context, m));
       return;
     }
     if (cmd.kind === 'targets') {
       const m = targetsMessage(deps.targets);
-      await ack({ response_type: 'ephemeral', text: m.text, blocks: m.blocks as never });
+      await ack(ephemeralAck(context, m));
       return;
     }
     // Past the answers given in the ack, where logging may happen: a child logger only from here.

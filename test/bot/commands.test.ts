@@ -40,6 +40,17 @@ describe('/db grammar on the wire', () => {
     expect((res.json as { response_type: string }).response_type).toBe('ephemeral');
   });
 
+  it('answers given in the ack are sent as JSON, as Slack requires to show them as messages, in ASCII with the text intact', async () => {
+    for (const text of ['help', 'help', 'targets', 'help kill', 'frobnicate demo']) {
+      const res = await ack(text);
+      expect(res.contentType, text).toMatch(/^application\/json/);
+      expect(res.body, text).toMatch(/^[\x20-\x7e]*$/);
+      expect((res.json as { response_type: string }).response_type).toBe('ephemeral');
+    }
+    // The escapes decode to what the renderer wrote (’ and — are not ASCII).
+    expect(textOf((await ack('help')).json as never)).toContain('second person’s approval');
+  });
+
   it('help <verb> shows arguments, flags and an example', async () => {
     const body = JSON.stringify((await ack('help vacuum')).json);
     expect(body).toContain('--full');
