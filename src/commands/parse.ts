@@ -23,6 +23,17 @@ export type Command =
 /** Verbs that are not runbooks; listed in help with the runbooks. */
 export const META_VERBS = ['help', 'targets', 'runs', 'run', 'audit'] as const;
 
+// Every verb, and their sorted list as the unknown-verb answer shows it: built once per registry (a mistyped verb is answered in the ack).
+const verbLists = new WeakMap<Registry, { verbs: readonly string[]; list: string }>();
+function knownVerbs(registry: Registry): { verbs: readonly string[]; list: string } {
+  let v = verbLists.get(registry);
+  if (!v) {
+    const verbs = [...registry.verbs(), ...META_VERBS];
+    verbLists.set(registry, (v = { verbs, list: [...verbs].sort().join(', ') }));
+  }
+  return v;
+}
+
 const clip = (s: string, n = 60) => (s.length > n ? `${s.slice(0, n)}…` : s);
 
 /**
@@ -131,8 +142,8 @@ export function parseCommand(text: string, registry: Registry, targets: TargetsC
   }
   const runbook = registry.get(verb);
   if (!runbook) {
-    const verbs = registry.verbs().concat(...META_VERBS);
-    throw new DbopsError('unknown_verb', `Unknown command \`${clip(verb, 40)}\`.${didYouMean(verb, verbs)} Try \`/db help\` for the list: ${verbs.sort().join(', ')}.`);
+    const known = knownVerbs(registry);
+    throw new DbopsError('unknown_verb', `Unknown command \`${clip(verb, 40)}\`.${didYouMean(verb, known.verbs)} Try \`/db help\` for the list: ${known.list}.`);
   }
   const { positionals, flags } = parseFlags(rest, runbook.grammar.flags, verb);
   if (positionals[0] === undefined && targets.targets.size) return formFor(runbook, flags);

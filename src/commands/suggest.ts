@@ -3,12 +3,16 @@
  * (Levenshtein plus adjacent transpositions), because the usual slip is two swapped keys: `stauts`.
  * Past `max` the answer is only "more than max" (some value above it), found without finishing.
  */
+// Three rows (two back for transpositions) instead of the full matrix, reused from call to call:
+// this runs on the ack path, once per candidate.
+let rows = [new Int32Array(72), new Int32Array(72), new Int32Array(72)] as const;
+
 export function editDistance(a: string, b: string, max = Infinity): number {
   if (Math.abs(a.length - b.length) > max) return max + 1;
-  // Three rows (two back for transpositions) instead of the full matrix: this runs on the ack path.
-  let prev2 = new Int32Array(b.length + 1);
-  let prev = Int32Array.from({ length: b.length + 1 }, (_, j) => j);
-  let row = new Int32Array(b.length + 1);
+  if (rows[0].length <= b.length) rows = [new Int32Array(b.length + 1), new Int32Array(b.length + 1), new Int32Array(b.length + 1)];
+  // prev2 is first read at i = 2, when it holds row 0; nothing needs clearing.
+  let [prev2, prev, row] = rows;
+  for (let j = 0; j <= b.length; j++) prev[j] = j;
   for (let i = 1; i <= a.length; i++) {
     row[0] = i;
     let rowMin = i;
@@ -21,7 +25,10 @@ export function editDistance(a: string, b: string, max = Infinity): number {
     }
     // Row minima never decrease, so once a whole row is past the limit the distance is too.
     if (rowMin > max) return max + 1;
-    [prev2, prev, row] = [prev, row, prev2];
+    const oldest = prev2;
+    prev2 = prev;
+    prev = row;
+    row = oldest;
   }
   return prev[b.length]!;
 }
