@@ -2,7 +2,7 @@
  * Ack bench: how fast does dbops ack `/db …` compared with a bare Bolt app that acks `/db` with a
  * short text, on this machine?
  *
- *   npm run build && node dist/bench/ack.js [--levels=20,100,500] [--rounds=4] [--samples=1000] [--warmup=400] [--commands=help,targets,status,bad] [--deadline=600]
+ *   npm run build && node dist/bench/ack.js [--levels=20,100,500] [--rounds=30] [--samples=4000] [--warmup=400] [--commands=help,targets,status,bad] [--deadline=1800]
  *
  * Each app runs in its own child process (so neither the load generator nor the other app shares its
  * event loop), and so does the fake Slack both talk to (dbops' status replies land there, not in
@@ -15,6 +15,7 @@
  * machine (see machineQuiet). Every request comes from a distinct user, so the
  * per-user rate limit is live but never trips. Prints p50/p99 of the ack round trip and the ratio.
  * Bounded: a deadline stops everything; only 127.0.0.1 is touched.
+ * BENCH_ROUNDS=1 prints every round's p50/p99 to stderr (to see how much rounds differ).
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -235,14 +236,16 @@ async function settle(slack: Child, app: Child, expected: number, timeoutMs = 60
 
 async function main(): Promise<void> {
   const levels = argOf('levels', '20,100,500').split(',').map(Number);
-  const minRounds = Number(argOf('rounds', '4'));
-  // A p99 over fewer than a few hundred samples is one slow request: at low concurrency, more rounds.
-  const samples = Number(argOf('samples', '1000'));
+  // Round medians vary ±40 % from one round to the next on a small VM (either app), and a round's
+  // requests share its luck (a GC pause, the host): a percentile over few rounds is decided by one.
+  // So at least 30 rounds, and 4,000 samples at low concurrency (200 rounds of 20).
+  const minRounds = Number(argOf('rounds', '30'));
+  const samples = Number(argOf('samples', '4000'));
   const roundsAt = (n: number) => Math.max(minRounds, Math.ceil(samples / n));
   // --commands=help,bad: a subset (names without spaces: the first word), e.g. to profile one.
   const only = argOf('commands', '').split(',').filter(Boolean);
   const commands = only.length ? COMMANDS.filter((c) => only.includes(c.name.split(' ')[0]!)) : COMMANDS;
-  const deadline = setTimeout(() => { console.error('deadline reached: stopping'); process.exit(2); }, Number(argOf('deadline', '600')) * 1000);
+  const deadline = setTimeout(() => { console.error('deadline reached: stopping'); process.exit(2); }, Number(argOf('deadline', '1800')) * 1000);
   console.log(`dbops ack bench: ${levels.map((n) => `${n} concurrent × ${roundsAt(n)} rounds`).join(', ')} per app and command, interleaved`);
   const slack = await Child.start('slack');
   const bare = await Child.start('bare', slack.url);
@@ -275,7 +278,9 @@ async function main(): Promise<void> {
           for (const which of r % 2 ? (['dbops', 'bare'] as const) : (['bare', 'dbops'] as const)) {
             const urls = which === 'dbops' && c.replies ? (await slack.child.ask({ type: 'urls', n })).urls : undefined;
             await machineQuiet();
-            t[which].push(...(await round(wires[which], c.text, n, urls)));
+            const got = await round(wires[which], c.text, n, urls);
+            if (process.env.BENCH_ROUNDS) console.error(c.name, n, r, which, pct(got, 50).toFixed(1), pct(got, 99).toFixed(1));
+            t[which].push(...got);
             total += n;
             if (which === 'dbops' && c.replies) await settle(slack.child, dbops.child, (expected += n));
           }
