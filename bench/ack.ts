@@ -2,7 +2,7 @@
  * Ack bench: how fast does dbops ack `/db …` compared with a bare Bolt app that acks `/db` with a
  * short text, on this machine?
  *
- *   npm run build && node dist/bench/ack.js [--levels=20,100,500] [--rounds=30] [--samples=4000] [--warmup=400] [--commands=help,targets,status,bad] [--deadline=1800]
+ *   npm run build && node dist/bench/ack.js [--levels=20,100,500] [--rounds=60] [--samples=4000] [--warmup=400] [--row-warmup=4] [--commands=help,targets,status,bad] [--deadline=1800]
  *
  * Each app runs in its own child process (so neither the load generator nor the other app shares its
  * event loop), and so does the fake Slack both talk to (dbops' status replies land there, not in
@@ -48,6 +48,7 @@ const cpuMicros = () => {
  */
 function answerCpu(m: { type: string }): void {
   if (m.type === 'cpu') process.send!({ type: 'cpu', micros: cpuMicros() } satisfies Msg);
+
   if (m.type !== 'quiet') return;
   const end = Date.now() + 20_000;
   const look = (before: number) =>
@@ -238,9 +239,10 @@ async function main(): Promise<void> {
   const levels = argOf('levels', '20,100,500').split(',').map(Number);
   // Round medians vary ±40 % from one round to the next on a small VM (either app), and a round's
   // requests share its luck (a GC pause, the host): a percentile over few rounds is decided by one.
-  // So at least 30 rounds, and 4,000 samples at low concurrency (200 rounds of 20).
-  const minRounds = Number(argOf('rounds', '30'));
+  // So at least 60 rounds, and 4,000 samples at low concurrency (200 rounds of 20).
+  const minRounds = Number(argOf('rounds', '60'));
   const samples = Number(argOf('samples', '4000'));
+  const rowWarmup = Number(argOf('row-warmup', '4'));
   const roundsAt = (n: number) => Math.max(minRounds, Math.ceil(samples / n));
   // --commands=help,bad: a subset (names without spaces: the first word), e.g. to profile one.
   const only = argOf('commands', '').split(',').filter(Boolean);
@@ -272,16 +274,21 @@ async function main(): Promise<void> {
     for (const n of levels) {
       for (const c of commands) {
         const t = { bare: [] as number[], dbops: [] as number[] };
-        const cpu0 = { bare: (await bare.child.ask({ type: 'cpu' })).micros, dbops: (await dbops.child.ask({ type: 'cpu' })).micros };
-        for (let r = 0; r < roundsAt(n); r++) {
+        let cpu0 = { bare: 0, dbops: 0 };
+        // The first rounds of a row (negative r) are not measured: the first row at a new level
+        // otherwise absorbed, in either app, the collection of what the rows before it left.
+        for (let r = -rowWarmup; r < roundsAt(n); r++) {
+          if (r === 0) cpu0 = { bare: (await bare.child.ask({ type: 'cpu' })).micros, dbops: (await dbops.child.ask({ type: 'cpu' })).micros };
           // Alternate which app goes first, so neither always gets the quieter machine.
           for (const which of r % 2 ? (['dbops', 'bare'] as const) : (['bare', 'dbops'] as const)) {
             const urls = which === 'dbops' && c.replies ? (await slack.child.ask({ type: 'urls', n })).urls : undefined;
             await machineQuiet();
             const got = await round(wires[which], c.text, n, urls);
             if (process.env.BENCH_ROUNDS) console.error(c.name, n, r, which, pct(got, 50).toFixed(1), pct(got, 99).toFixed(1));
-            t[which].push(...got);
-            total += n;
+            if (r >= 0) {
+              t[which].push(...got);
+              total += n;
+            }
             if (which === 'dbops' && c.replies) await settle(slack.child, dbops.child, (expected += n));
           }
         }
