@@ -25,7 +25,7 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
-import { SlackWire } from '../sandbox/slack-wire.js';
+import { AckClient } from './ack-client.js';
 
 const SECRET = 'bench-signing-secret-0123456789';
 const CHANNEL = 'C0OPS';
@@ -188,10 +188,8 @@ let userSeq = 0;
 // Distinct, valid Slack user ids (U + base-36 digits, upper case).
 const nextUser = () => `U0B${(userSeq++).toString(36).toUpperCase().padStart(6, '0')}`;
 
-async function round(wire: SlackWire, text: string, n: number, urls: string[] | undefined): Promise<number[]> {
-  const sends = Array.from({ length: n }, (_, i) =>
-    wire.slashCommand({ text, userId: nextUser(), channelId: CHANNEL, responseUrl: urls?.[i] ?? 'https://hooks.slack.com/commands/T0/1/unused', triggerId: `${Date.now()}.${i}.bench` }));
-  const res = await Promise.all(sends);
+async function round(client: AckClient, text: string, n: number, urls: string[] | undefined): Promise<number[]> {
+  const res = await client.round(Array.from({ length: n }, (_, i) => ({ text, userId: nextUser(), channelId: CHANNEL, responseUrl: urls?.[i] ?? 'https://hooks.slack.com/commands/T0/1/unused', triggerId: `${Date.now()}.${i}.bench` })));
   const bad = res.find((r) => r.status !== 200);
   if (bad) throw new Error(`a request was answered ${bad.status}: ${bad.body.slice(0, 200)}`);
   return res.map((r) => r.ms);
@@ -252,7 +250,7 @@ async function main(): Promise<void> {
   const slack = await Child.start('slack');
   const bare = await Child.start('bare', slack.url);
   const dbops = await Child.start('dbops', slack.url);
-  const wires = { bare: new SlackWire({ botUrl: bare.url, signingSecret: SECRET }), dbops: new SlackWire({ botUrl: dbops.url, signingSecret: SECRET }) };
+  const wires = { bare: new AckClient(bare.url, SECRET), dbops: new AckClient(dbops.url, SECRET) };
   let expected = 0;
   const rows: string[] = [];
   try {
@@ -306,6 +304,8 @@ async function main(): Promise<void> {
     console.log(`goal: every command within 1.2× of the bare app at p50 and p99: ${rows.some((r) => r.includes('over')) ? 'MISSED on the rows marked' : 'met'}`);
   } finally {
     clearTimeout(deadline);
+    wires.bare.close();
+    wires.dbops.close();
     await Promise.all([bare.child.stop(), dbops.child.stop()]);
     await slack.child.stop();
   }
