@@ -24,6 +24,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
+import { PerformanceObserver, constants as perfConstants, type PerformanceEntry } from 'node:perf_hooks';
 import pg from 'pg';
 import { AckClient } from './ack-client.js';
 
@@ -34,7 +35,20 @@ const argOf = (name: string, dflt: string) => process.argv.find((a) => a.startsW
 
 const TARGETS_YAML = `incidentChannel: C0INCIDENTS\napprovers: [U0APPROVER]\ntargets:\n  demo:\n    environment: staging\n    engine: self-hosted\n    url: \${BENCH_DEMO_URL}\n`;
 
-type Msg = { type: 'ready'; url: string } | { type: 'urls'; urls: string[] } | { type: 'count'; responses: number; authTests: number } | { type: 'cpu'; micros: number };
+type Msg = { type: 'ready'; url: string } | { type: 'urls'; urls: string[] } | { type: 'count'; responses: number; authTests: number } | { type: 'cpu'; micros: number; gcMs: number; majors: number };
+
+// Main-thread GC pauses of this process so far (perf_hooks 'gc' entries), and how many were full
+// (mark-compact) collections: what a row's tail is made of when one app's collections land in it.
+const gc = { ms: 0, majors: 0 };
+function watchGc(): void {
+  new PerformanceObserver((list) => {
+    for (const e of list.getEntries()) {
+      gc.ms += e.duration;
+      if ((e as PerformanceEntry & { detail?: { kind?: number } }).detail?.kind === perfConstants.NODE_PERFORMANCE_GC_MAJOR) gc.majors++;
+    }
+  }).observe({ entryTypes: ['gc'] });
+}
+const cpuMsg = (micros: number): Msg => ({ type: 'cpu', micros, gcMs: gc.ms, majors: gc.majors });
 
 const cpuMicros = () => {
   const u = process.cpuUsage();
@@ -47,14 +61,14 @@ const cpuMicros = () => {
  * left behind (a status run's last writes come after its reply) must not land in the next round.
  */
 function answerCpu(m: { type: string }): void {
-  if (m.type === 'cpu') process.send!({ type: 'cpu', micros: cpuMicros() } satisfies Msg);
+  if (m.type === 'cpu') process.send!(cpuMsg(cpuMicros()));
 
   if (m.type !== 'quiet') return;
   const end = Date.now() + 20_000;
   const look = (before: number) =>
     setTimeout(() => {
       const now = cpuMicros();
-      if (now - before < 5_000 || Date.now() > end) process.send!({ type: 'cpu', micros: now } satisfies Msg);
+      if (now - before < 5_000 || Date.now() > end) process.send!(cpuMsg(now));
       else look(now);
     }, 100);
   look(cpuMicros());
@@ -77,6 +91,7 @@ async function serveSlack(): Promise<void> {
 }
 
 async function serveBare(): Promise<void> {
+  watchGc();
   const bolt = await import('@slack/bolt');
   const app = new bolt.default.App({ token: 'xoxb-bare', signingSecret: SECRET, clientOptions: { slackApiUrl: slackApiUrl() }, logLevel: bolt.LogLevel.ERROR });
   // BENCH_BARE_ANSWERS=same: the bare app acks help/targets with the bot's own messages (same bytes on
@@ -107,6 +122,7 @@ async function sameAnswers(): Promise<Record<string, { text: string; blocks: unk
 }
 
 async function serveDbops(): Promise<void> {
+  watchGc();
   const { createLogger, loadConfig, startBot } = await import('../src/index.js');
   const admin = new pg.Client({ connectionString: ADMIN_URL });
   await admin.connect();
@@ -268,15 +284,15 @@ async function main(): Promise<void> {
     }
     const authAfterWarmup = (await slack.child.ask({ type: 'count' })).authTests;
     let total = 0;
-    console.log(`\n${'command'.padEnd(12)} ${'conc'.padStart(4)}   ${'bare p50'.padStart(9)} ${'bare p99'.padStart(9)}   ${'dbops p50'.padStart(9)} ${'dbops p99'.padStart(9)}   ${'p50 ×'.padStart(6)} ${'p99 ×'.padStart(6)}   ${'CPU µs/req bare'.padStart(15)} ${'dbops'.padStart(5)}`);
+    console.log(`\n${'command'.padEnd(12)} ${'conc'.padStart(4)}   ${'bare p50'.padStart(9)} ${'bare p99'.padStart(9)}   ${'dbops p50'.padStart(9)} ${'dbops p99'.padStart(9)}   ${'p50 ×'.padStart(6)} ${'p99 ×'.padStart(6)}   ${'CPU µs/req bare'.padStart(15)} ${'dbops'.padStart(5)}   ${'GC ms/full bare'.padStart(12)} ${'dbops'.padStart(7)}`);
     for (const n of levels) {
       for (const c of commands) {
         const t = { bare: [] as number[], dbops: [] as number[] };
-        let cpu0 = { bare: 0, dbops: 0 };
+        let cpu0 = { bare: cpuMsg(0), dbops: cpuMsg(0) } as Record<'bare' | 'dbops', Extract<Msg, { type: 'cpu' }>>;
         // The first rounds of a row (negative r) are not measured: the first row at a new level
         // otherwise absorbed, in either app, the collection of what the rows before it left.
         for (let r = -rowWarmup; r < roundsAt(n); r++) {
-          if (r === 0) cpu0 = { bare: (await bare.child.ask({ type: 'cpu' })).micros, dbops: (await dbops.child.ask({ type: 'cpu' })).micros };
+          if (r === 0) cpu0 = { bare: await bare.child.ask({ type: 'cpu' }), dbops: await dbops.child.ask({ type: 'cpu' }) };
           // Alternate which app goes first, so neither always gets the quieter machine.
           for (const which of r % 2 ? (['dbops', 'bare'] as const) : (['bare', 'dbops'] as const)) {
             const urls = which === 'dbops' && c.replies ? (await slack.child.ask({ type: 'urls', n })).urls : undefined;
@@ -292,9 +308,11 @@ async function main(): Promise<void> {
         }
         const [b50, b99, d50, d99] = [pct(t.bare, 50), pct(t.bare, 99), pct(t.dbops, 50), pct(t.dbops, 99)];
         // CPU per request, background work (status replies) included: what the latencies are made of.
-        const perReq = async (which: 'bare' | 'dbops') => ((await (which === 'bare' ? bare : dbops).child.ask({ type: 'cpu' })).micros - cpu0[which]) / t[which].length;
-        const [bcpu, dcpu] = [await perReq('bare'), await perReq('dbops')];
-        const line = `${c.name.padEnd(12)} ${String(n).padStart(4)}   ${b50.toFixed(1).padStart(7)}ms ${b99.toFixed(1).padStart(7)}ms   ${d50.toFixed(1).padStart(7)}ms ${d99.toFixed(1).padStart(7)}ms   ${(d50 / b50).toFixed(2).padStart(6)} ${(d99 / b99).toFixed(2).padStart(6)}   ${bcpu.toFixed(0).padStart(15)} ${dcpu.toFixed(0).padStart(5)}${d50 / b50 > 1.2 || d99 / b99 > 1.2 ? '  over 1.2×' : ''}`;
+        const after = { bare: await bare.child.ask({ type: 'cpu' }), dbops: await dbops.child.ask({ type: 'cpu' }) };
+        const perReq = (which: 'bare' | 'dbops') => (after[which].micros - cpu0[which].micros) / t[which].length;
+        const gcOf = (which: 'bare' | 'dbops') => `${(after[which].gcMs - cpu0[which].gcMs).toFixed(0)}/${after[which].majors - cpu0[which].majors}`;
+        const [bcpu, dcpu] = [perReq('bare'), perReq('dbops')];
+        const line = `${c.name.padEnd(12)} ${String(n).padStart(4)}   ${b50.toFixed(1).padStart(7)}ms ${b99.toFixed(1).padStart(7)}ms   ${d50.toFixed(1).padStart(7)}ms ${d99.toFixed(1).padStart(7)}ms   ${(d50 / b50).toFixed(2).padStart(6)} ${(d99 / b99).toFixed(2).padStart(6)}   ${bcpu.toFixed(0).padStart(15)} ${dcpu.toFixed(0).padStart(5)}   ${gcOf('bare').padStart(12)} ${gcOf('dbops').padStart(7)}${d50 / b50 > 1.2 || d99 / b99 > 1.2 ? '  over 1.2×' : ''}`;
         console.log(line);
         rows.push(line);
       }
