@@ -48,7 +48,8 @@ function watchGc(): void {
     }
   }).observe({ entryTypes: ['gc'] });
 }
-const cpuMsg = (micros: number): Msg => ({ type: 'cpu', micros, gcMs: gc.ms, majors: gc.majors });
+type Cpu = Extract<Msg, { type: 'cpu' }>;
+const cpuMsg = (micros: number): Cpu => ({ type: 'cpu', micros, gcMs: gc.ms, majors: gc.majors });
 
 const cpuMicros = () => {
   const u = process.cpuUsage();
@@ -288,11 +289,12 @@ async function main(): Promise<void> {
     for (const n of levels) {
       for (const c of commands) {
         const t = { bare: [] as number[], dbops: [] as number[] };
-        let cpu0 = { bare: cpuMsg(0), dbops: cpuMsg(0) } as Record<'bare' | 'dbops', Extract<Msg, { type: 'cpu' }>>;
+        const cpuNow = async () => ({ bare: await bare.child.ask({ type: 'cpu' }), dbops: await dbops.child.ask({ type: 'cpu' }) });
+        let cpu0: Record<'bare' | 'dbops', Cpu> | undefined;
         // The first rounds of a row (negative r) are not measured: the first row at a new level
         // otherwise absorbed, in either app, the collection of what the rows before it left.
         for (let r = -rowWarmup; r < roundsAt(n); r++) {
-          if (r === 0) cpu0 = { bare: await bare.child.ask({ type: 'cpu' }), dbops: await dbops.child.ask({ type: 'cpu' }) };
+          if (r === 0) cpu0 = await cpuNow();
           // Alternate which app goes first, so neither always gets the quieter machine.
           for (const which of r % 2 ? (['dbops', 'bare'] as const) : (['bare', 'dbops'] as const)) {
             const urls = which === 'dbops' && c.replies ? (await slack.child.ask({ type: 'urls', n })).urls : undefined;
@@ -308,9 +310,9 @@ async function main(): Promise<void> {
         }
         const [b50, b99, d50, d99] = [pct(t.bare, 50), pct(t.bare, 99), pct(t.dbops, 50), pct(t.dbops, 99)];
         // CPU per request, background work (status replies) included: what the latencies are made of.
-        const after = { bare: await bare.child.ask({ type: 'cpu' }), dbops: await dbops.child.ask({ type: 'cpu' }) };
-        const perReq = (which: 'bare' | 'dbops') => (after[which].micros - cpu0[which].micros) / t[which].length;
-        const gcOf = (which: 'bare' | 'dbops') => `${(after[which].gcMs - cpu0[which].gcMs).toFixed(0)}/${after[which].majors - cpu0[which].majors}`;
+        const [before, after] = [cpu0!, await cpuNow()];
+        const perReq = (which: 'bare' | 'dbops') => (after[which].micros - before[which].micros) / t[which].length;
+        const gcOf = (which: 'bare' | 'dbops') => `${(after[which].gcMs - before[which].gcMs).toFixed(0)}/${after[which].majors - before[which].majors}`;
         const [bcpu, dcpu] = [perReq('bare'), perReq('dbops')];
         const line = `${c.name.padEnd(12)} ${String(n).padStart(4)}   ${b50.toFixed(1).padStart(7)}ms ${b99.toFixed(1).padStart(7)}ms   ${d50.toFixed(1).padStart(7)}ms ${d99.toFixed(1).padStart(7)}ms   ${(d50 / b50).toFixed(2).padStart(6)} ${(d99 / b99).toFixed(2).padStart(6)}   ${bcpu.toFixed(0).padStart(15)} ${dcpu.toFixed(0).padStart(5)}   ${gcOf('bare').padStart(12)} ${gcOf('dbops').padStart(7)}${d50 / b50 > 1.2 || d99 / b99 > 1.2 ? '  over 1.2×' : ''}`;
         console.log(line);

@@ -50,6 +50,12 @@ export interface WireResponse {
   ms: number;
 }
 
+/** A request as Slack would POST it to the bot: the exact body and its (signed) headers. */
+export interface SignedRequest {
+  rawBody: string;
+  headers: Record<string, string>;
+}
+
 export interface PostOptions {
   timestampSec?: number;
   /** Overrides the computed x-slack-signature (negative tests). */
@@ -112,6 +118,17 @@ export class SlackWire {
   }
 
   async slashCommand(o: SlashCommandOptions): Promise<WireResponse> {
+    const res = await this.post(this.slashCommandBody(o));
+    this.showCommandAck(res, o.channelId, o.userId);
+    return res;
+  }
+
+  /** The signed request Slack would send for this slash command, not sent (a load generator sends it its own way). */
+  slashCommandRequest(o: SlashCommandOptions): SignedRequest {
+    return this.signed(this.slashCommandBody(o));
+  }
+
+  private slashCommandBody(o: SlashCommandOptions): string {
     const fake = this.options.fake;
     const channel = { id: o.channelId, name: this.channelName(o.channelId) };
     const form = slashCommandForm(this.ws, {
@@ -122,9 +139,7 @@ export class SlackWire {
       responseUrl: o.responseUrl ?? fake?.responseUrlFor({ channel: o.channelId, user: o.userId }) ?? this.unreachableResponseUrl(),
       triggerId: o.triggerId ?? fake?.issueTriggerId(o.userId) ?? randomTriggerId(),
     });
-    const res = await this.post(new URLSearchParams(form).toString());
-    this.showCommandAck(res, o.channelId, o.userId);
-    return res;
+    return new URLSearchParams(form).toString();
   }
 
   async blockActions(o: BlockActionsOptions): Promise<WireResponse> {
@@ -190,13 +205,21 @@ export class SlackWire {
 
   /** Low-level: POST a raw body, signed unless `signature` is given. */
   async post(rawBody: string, o: PostOptions = {}): Promise<WireResponse> {
-    const signed = signSlackRequest(this.options.signingSecret, rawBody, o.timestampSec);
+    return this.send(this.signed(rawBody, o));
+  }
+
+  /** rawBody with the headers Slack sends with it, signed unless `signature` is given. */
+  signed(rawBody: string, o: PostOptions = {}): SignedRequest {
     const headers = {
       'content-type': o.contentType ?? 'application/x-www-form-urlencoded',
-      ...signed,
+      ...signSlackRequest(this.options.signingSecret, rawBody, o.timestampSec),
       ...(o.signature !== undefined ? { 'x-slack-signature': o.signature } : {}),
       ...o.headers,
     };
+    return { rawBody, headers };
+  }
+
+  private async send({ rawBody, headers }: SignedRequest): Promise<WireResponse> {
     const started = performance.now();
     // A string body with an explicit header: URLSearchParams would append ";charset=UTF-8".
     const response = await fetch(this.options.botUrl, { method: 'POST', headers, body: rawBody });
